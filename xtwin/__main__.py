@@ -1,0 +1,5 @@
+import sys
+
+from xtwin.cli import main
+
+sys.exit(main())

@@ -1,0 +1,212 @@
+"""The ``xtwin`` command line.
+
+Sub-commands mirror the packages (DESIGN.md, "Command line"). Exit status:
+0 on success, 1 when a validation falls outside its tolerance, 2 for bad
+usage (unknown arguments, bad values, refused overwrites, unreadable files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import xtwin
+from xtwin import files
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _emit_json(payload: Any, target: str, force: bool) -> None:
+    text = json.dumps(payload, indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        files.write_text(target, text, overwrite=force)
+        print(f"wrote {target}", file=sys.stderr)
+
+
+def _materials(args: argparse.Namespace) -> int:
+    from twin import materials
+
+    rows = []
+    for name in materials.names():
+        m = materials.get(name)
+        rows.append({"name": m.name, "formula": m.formula or "", "density_g_cm3": m.density_g_cm3,
+                     "mu_rho_cm2_g": float(m.mass_attenuation_cm2_g(args.energy_kev)),
+                     "mu_per_cm": float(m.linear_attenuation_per_cm(args.energy_kev)),
+                     "electron_density_per_A3": m.electron_density_per_A3(),
+                     "density_source": m.density_source})
+    if args.json:
+        _emit_json({"energy_kev": args.energy_kev, "materials": rows}, args.json, args.force)
+        return EXIT_OK
+    print(f"{'name':20s} {'formula':24s} {'rho g/cm3':>10s} {'mu/rho cm2/g':>13s} {'mu 1/cm':>11s}"
+          f" {'n_e e/A3':>9s}   at {args.energy_kev:g} keV")
+    for r in rows:
+        print(f"{r['name']:20s} {r['formula'][:24]:24s} {r['density_g_cm3']:10.4g} {r['mu_rho_cm2_g']:13.5g}"
+              f" {r['mu_per_cm']:11.5g} {r['electron_density_per_A3']:9.4f}")
+    print(f"intercalation hosts (need x): {', '.join(materials.HOSTS)}")
+    return EXIT_OK
+
+
+def _twin_info(args: argparse.Namespace) -> int:
+    from twin import io
+
+    t = io.load(args.file)
+    info = {"file": str(args.file), "shape": list(t.shape), "voxel_size_um": t.voxel_size_um,
+            "extent_um": list(t.extent_um),
+            "phases": {str(k): {"name": m.name, "formula": m.formula, "density_g_cm3": m.density_g_cm3}
+                       for k, m in t.phases.items()},
+            "volume_fractions": t.volume_fractions(), "fields": {k: str(v.dtype) for k, v in t.fields.items()},
+            "n_grains": t.n_grains, "truth": {k: list(v.shape) for k, v in t.truth.items()},
+            "provenance": {"generator": t.provenance.generator, "parameters": dict(t.provenance.parameters),
+                           "seed": t.provenance.seed, "xtwin_version": t.provenance.xtwin_version,
+                           "created_utc": t.provenance.created_utc}}
+    if args.json:
+        _emit_json(info, args.json, args.force)
+        return EXIT_OK
+    print(f"{args.file}: {t.ndim}D twin, shape {t.shape} (z, y, x), voxel {t.voxel_size_um:g} um, "
+          f"extent {' x '.join(f'{e:.4g}' for e in t.extent_um)} um")
+    for label, m in t.phases.items():
+        print(f"  phase {label}: {m.name:20s} {m.density_g_cm3:8.4g} g/cm3  "
+              f"volume fraction {info['volume_fractions'][m.name]:.4f}")
+    print(f"  fields: {', '.join(t.fields) or '-'}; grains: {t.n_grains}; truth: {', '.join(t.truth) or '-'}")
+    p = t.provenance
+    print(f"  made by {p.generator} (seed {p.seed}) with xtwin {p.xtwin_version} at {p.created_utc}")
+    return EXIT_OK
+
+
+def _twin_render(args: argparse.Namespace) -> int:
+    from twin import io, render
+
+    t = io.load(args.file)
+    if args.slices or t.ndim == 2:
+        render.slices_png(t, args.output, overwrite=args.force)
+    else:
+        render.volume_png(t, args.output, overwrite=args.force)
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _twin_export(args: argparse.Namespace) -> int:
+    from twin import io
+
+    io.save_vtk(io.load(args.file), args.output, overwrite=args.force)
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _twin_spheres(args: argparse.Namespace) -> int:
+    from twin.generators import random_spheres
+
+    t = random_spheres(tuple(args.shape), voxel_size_um=args.voxel_size_um, n_spheres=args.n,
+                       radius_um=tuple(args.radius_um), particle=args.material, medium=args.medium, seed=args.seed)
+    t.save(args.output, overwrite=args.force)
+    print(f"wrote {args.output}: {t!r}")
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import validation
+
+    report = validation.run(args.modality, seed=args.seed, out_dir=args.out)
+    print(report.table())
+    if args.json:
+        _emit_json(report.to_dict(), args.json, args.force)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from xtwin import demo
+
+    summary = demo.run(args.out, seed=args.seed, overwrite=args.force)
+    for s in summary["sections"]:
+        print(f"  {s['name']:12s} {'passed' if s['passed'] else 'FAILED'}  ({summary['timings_s'][s['name']]:.1f} s)")
+    print(f"wrote {Path(args.out) / 'report.html'} and {Path(args.out) / 'summary.json'}")
+    return EXIT_OK if summary["passed"] else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``xtwin`` (exposed for documentation and tests)."""
+    import validation
+
+    parser = argparse.ArgumentParser(prog="xtwin", description="Digital twin of X-ray experiments on battery "
+                                     "materials: twins, forward models, inverse solvers, validation.")
+    parser.add_argument("--version", action="version", version=f"xtwin {xtwin.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser, json_help: str = "write JSON to FILE ('-' or no FILE: stdout)") -> None:
+        p.add_argument("--json", nargs="?", const="-", metavar="FILE", help=json_help)
+        p.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    p = sub.add_parser("demo", help="run the main job on built-in defaults and write a report")
+    p.add_argument("--out", default="xtwin-demo", help="output folder (default: xtwin-demo)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--force", action="store_true", help="replace an earlier demo in --out")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("materials", help="list the material registry and attenuation at an energy")
+    p.add_argument("--energy-kev", type=float, default=20.0, help="photon energy, keV (default 20)")
+    common(p)
+    p.set_defaults(func=_materials)
+
+    p = sub.add_parser("twin", help="inspect, render, export or generate twins")
+    twin_sub = p.add_subparsers(dest="twin_command", required=True, metavar="ACTION")
+    q = twin_sub.add_parser("info", help="describe a twin HDF5 file")
+    q.add_argument("file", type=Path)
+    common(q)
+    q.set_defaults(func=_twin_info)
+    q = twin_sub.add_parser("render", help="render a twin to PNG (3D view, or slices with --slices)")
+    q.add_argument("file", type=Path)
+    q.add_argument("-o", "--output", required=True, type=Path, help="PNG file")
+    q.add_argument("--slices", action="store_true", help="three orthogonal slices instead of a 3D view")
+    q.add_argument("--force", action="store_true", help="overwrite the PNG")
+    q.set_defaults(func=_twin_render)
+    q = twin_sub.add_parser("export", help="export a twin to VTK image data (.vti) for ParaView")
+    q.add_argument("file", type=Path)
+    q.add_argument("-o", "--output", required=True, type=Path, help=".vti file")
+    q.add_argument("--force", action="store_true", help="overwrite the output")
+    q.set_defaults(func=_twin_export)
+    q = twin_sub.add_parser("spheres", help="generate non-overlapping spheres of a material in a medium")
+    q.add_argument("-o", "--output", required=True, type=Path, help="twin HDF5 file")
+    q.add_argument("--shape", type=int, nargs="+", default=[48, 64, 64], help="grid (nz ny nx) or (ny nx)")
+    q.add_argument("--voxel-size-um", type=float, default=0.512)
+    q.add_argument("-n", type=int, default=8, help="number of spheres")
+    q.add_argument("--radius-um", type=float, nargs=2, default=[2.5, 7.0], metavar=("MIN", "MAX"))
+    q.add_argument("--material", default="NMC811")
+    q.add_argument("--medium", default="air")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--force", action="store_true", help="overwrite the output")
+    q.set_defaults(func=_twin_spheres)
+
+    p = sub.add_parser("validate", help="run a validation and report each check against its tolerance")
+    p.add_argument("modality", choices=sorted(validation.MODALITIES))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help="folder for pictures and tables")
+    common(p, "write the report as JSON to FILE ('-' or no FILE: stdout)")
+    p.set_defaults(func=_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``xtwin`` console script; returns the exit status."""
+    from twin.io import TwinFileError
+    from twin.materials import UnknownMaterialError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # output piped into `head`: not an error of ours
+        sys.stderr.close()
+        return EXIT_OK
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+            UnknownMaterialError, TwinFileError) as err:
+        print(f"xtwin: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

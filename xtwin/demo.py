@@ -1,0 +1,170 @@
+"""``xtwin demo``: the main job on built-in defaults, as one report that grows with the project.
+
+Each modality contributes a *section*: a function ``(out_dir, seed) ->
+Section`` registered in :data:`SECTIONS`. The demo runs them in order, then
+writes ``summary.json`` (one entry per section, each carrying its validation
+report in the JSON shape of DESIGN.md) and ``report.html`` that shows the
+pictures and tables. A new modality adds one function and one line to
+:data:`SECTIONS`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+import xtwin
+from xtwin import files
+from validation.report import Report
+
+
+@dataclass(frozen=True)
+class Section:
+    """One modality's part of the demo.
+
+    Parameters
+    ----------
+    name : str
+        Short key (``"twin"``, ``"materials"``, ``"tomo"``).
+    title : str
+        Heading in the HTML report.
+    text : str
+        A paragraph for people (plain text).
+    facts : dict
+        Numbers worth a glance, JSON-serialisable (shown as a table).
+    images : tuple of str
+        PNG files in the output folder, shown in order.
+    report : Report or None
+        The section's validation report, if it validates something.
+    """
+
+    name: str
+    title: str
+    text: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    images: tuple[str, ...] = ()
+    report: Report | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.report is None or self.report.passed
+
+
+def twin_section(out: Path, seed: int) -> Section:
+    """Build the default twin (NMC811 spheres in air), save it to HDF5 and VTK, and picture it."""
+    from twin import io, render
+    from twin.generators import random_spheres
+
+    twin = random_spheres(seed=seed)
+    io.save(twin, out / "twin.h5", overwrite=True)
+    io.save_vtk(twin, out / "twin.vti", overwrite=True)
+    render.slices_png(twin, out / "twin_slices.png", overwrite=True)
+    render.volume_png(twin, out / "twin_3d.png", overwrite=True)
+    fractions = twin.volume_fractions()
+    return Section(
+        "twin", "The virtual sample",
+        "A 3D twin of NMC811 secondary particles in air, voxel for voxel known. It is saved losslessly as "
+        "twin.h5 (inspect with `xtwin twin info`) and as twin.vti for ParaView or pyvista.",
+        facts={"shape (z, y, x)": list(twin.shape), "voxel_size_um": twin.voxel_size_um,
+               "extent_um (z, y, x)": [round(e, 3) for e in twin.extent_um],
+               "particles": int(twin.truth["spheres/radius_um"].size),
+               **{f"volume fraction {k}": round(v, 4) for k, v in fractions.items()},
+               "files": ["twin.h5", "twin.vti"]},
+        images=("twin_slices.png", "twin_3d.png"))
+
+
+def materials_section(out: Path, seed: int) -> Section:
+    """Validate the materials physics against NIST and Biggs tables."""
+    from validation import materials
+
+    report = materials.run(seed=seed, out_dir=out)
+    return Section(
+        "materials", "Materials: attenuation and Compton profiles against reference tables",
+        "xtwin's mass attenuation (xraylib, mixture rule) and Compton profiles compared with the NIST "
+        "Hubbell-Seltzer tables, XCOM partial cross sections and the Biggs Compton profiles.",
+        facts={"checks": len(report.checks), "passed": sum(c.passed for c in report.checks)},
+        images=tuple(a for a in report.artefacts if a.endswith(".png")), report=report)
+
+
+#: The demo's sections, in order; each modality appends its own.
+SECTIONS: list[Callable[[Path, int], Section]] = [twin_section, materials_section]
+
+
+def run(out_dir: str | Path = "xtwin-demo", *, seed: int = 0, overwrite: bool = False,
+        progress: bool = True) -> dict[str, Any]:
+    """Run every demo section and write ``summary.json`` and ``report.html`` in ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Output folder; an existing non-empty folder is refused unless ``overwrite``.
+    seed : int
+        Seed handed to every section.
+    overwrite : bool
+        Replace the files of an earlier demo in ``out_dir``.
+    progress : bool
+        Show a progress bar over the sections.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"out_dir={str(out)!r}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"out_dir={str(out)!r}: folder is not empty; pass overwrite=True "
+                              f"(--force) to replace an earlier demo's files")
+    out.mkdir(parents=True, exist_ok=True)
+    sections, timings = [], {}
+    for make in tqdm(SECTIONS, desc="xtwin demo", unit="section", disable=not progress):
+        start = time.perf_counter()
+        section = make(out, seed)
+        timings[section.name] = round(time.perf_counter() - start, 3)
+        sections.append(section)
+    summary = {
+        "xtwin_version": xtwin.__version__, "seed": seed, "passed": all(s.passed for s in sections),
+        "timings_s": timings,
+        "sections": [{"name": s.name, "title": s.title, "passed": s.passed, "facts": s.facts,
+                      "images": list(s.images), "report": None if s.report is None else s.report.to_dict()}
+                     for s in sections],
+    }
+    files.write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n", overwrite=True)
+    files.write_text(out / "report.html", _html(sections, summary), overwrite=True)
+    return summary
+
+
+def _html(sections: list[Section], summary: dict[str, Any]) -> str:
+    e = html.escape
+    verdict = "all checks passed" if summary["passed"] else "SOME CHECKS FAILED"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>xtwin demo</title><style>"
+             "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
+             "font-size:90%;text-align:left}.fail{color:#b00;font-weight:bold}.pass{color:#070}"
+             "img{max-width:100%;margin:.5em 0}</style></head><body>",
+             f"<h1>xtwin {e(summary['xtwin_version'])} demo</h1>",
+             f"<p>seed {summary['seed']}; <span class='{'pass' if summary['passed'] else 'fail'}'>"
+             f"{verdict}</span>; timings (s): {e(json.dumps(summary['timings_s']))}</p>"]
+    for s in sections:
+        parts.append(f"<h2 id='{e(s.name)}'>{e(s.title)}</h2><p>{e(s.text)}</p>")
+        if s.facts:
+            rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in s.facts.items())
+            parts.append(f"<table>{rows}</table>")
+        parts.extend(f"<img src='{e(name)}' alt='{e(name)}'>" for name in s.images)
+        if s.report is not None:
+            head = "<tr><th>check</th><th>value</th><th>truth</th><th>tolerance</th><th>unit</th><th></th><th>why</th></tr>"
+            rows = "".join(
+                f"<tr><td>{e(c.name)}</td><td>{c.value:.5g}</td><td>{'' if c.truth is None else f'{c.truth:.5g}'}</td>"
+                f"<td>{c.tolerance:.3g} ({c.comparison})</td><td>{e(c.unit)}</td>"
+                f"<td class='{'pass' if c.passed else 'fail'}'>{'pass' if c.passed else 'FAIL'}</td>"
+                f"<td>{e(c.why)}</td></tr>" for c in s.report.checks)
+            parts.append(f"<table>{head}{rows}</table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
