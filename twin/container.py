@@ -66,6 +66,7 @@ class Provenance:
     created_utc: str = field(default_factory=_utc_now)
 
     def __post_init__(self) -> None:
+        _refuse_nul("generator", self.generator)
         if self.seed is not None:
             arguments.integer("seed", self.seed, minimum=0)
         try:
@@ -111,8 +112,11 @@ class Twin:
 
     Notes
     -----
-    Arrays are stored as read-only views, not copied: a twin never changes
-    after it is built; :meth:`replace` and :meth:`with_field` return new ones.
+    Arrays are stored as read-only views, not copies, so that a large volume
+    is not duplicated: the twin cannot change them, but whoever still holds
+    a writeable reference to an input array could, so do not modify arrays
+    after handing them to a twin. :meth:`replace` and :meth:`with_field`
+    return new twins.
     """
 
     labels: np.ndarray
@@ -142,6 +146,9 @@ class Twin:
                 raise ValueError(f"truth key {key!r}: expected identifiers joined by '/' "
                                  f"(e.g. 'particles/radius_um')")
             truth[key] = _readonly(arguments.array(f"truth[{key!r}]", value, dtype_kind="biuf"))
+        clash = sorted(set(truth) & _all_prefixes(truth))
+        if clash:
+            raise ValueError(f"truth key {clash[0]!r}: is both an array and a group of other keys; rename one")
         object.__setattr__(self, "truth", MappingProxyType(truth))
         if not isinstance(self.provenance, Provenance):
             raise TypeError(f"provenance={self.provenance!r}: expected a twin.Provenance")
@@ -238,14 +245,28 @@ class Twin:
 
         Parameters
         ----------
-        values : mapping label -> float, or array indexed by label
+        values : mapping label -> float, or 1D array indexed by label
+            A mapping must give every phase of the twin and nothing else; an
+            array must be at least ``max(labels) + 1`` long.
+
+        Returns
+        -------
+        ndarray of float, the grid's shape
         """
-        table = np.zeros(max(self.phases) + 1)
+        size = max(self.phases) + 1
         if isinstance(values, Mapping):
+            missing, extra = set(self.phases) - set(values), set(values) - set(self.phases)
+            if missing or extra:
+                raise ValueError(f"values: expected one value per phase label {sorted(self.phases)}, "
+                                 f"missing {sorted(missing)}, unknown {sorted(extra)}")
+            table = np.zeros(size)
             for label, v in values.items():
                 table[label] = v
         else:
-            table[: len(values)] = values
+            table = np.asarray(values, dtype=float)
+            if table.ndim != 1 or table.size < size:
+                raise ValueError(f"values: expected a 1D table of at least {size} values (one per label "
+                                 f"0..{size - 1}), got shape {table.shape}")
         return table[self.labels]
 
     def linear_attenuation_per_cm(self, energy_kev: float) -> np.ndarray:
@@ -307,6 +328,17 @@ class Twin:
         from twin import io
 
         return io.to_vtk(self)
+
+
+def _refuse_nul(name: str, text: str) -> None:
+    # HDF5 variable-length strings cannot hold NUL; refuse it before a save fails.
+    if not isinstance(text, str) or "\x00" in text:
+        raise ValueError(f"{name}={text!r}: expected a string without NUL characters")
+
+
+def _all_prefixes(keys) -> set[str]:
+    """Every group path implied by '/'-joined keys: 'a/b/c' gives 'a' and 'a/b'."""
+    return {key.rsplit("/", i)[0] for key in keys for i in range(1, key.count("/") + 1)}
 
 
 def _labels_present(labels: np.ndarray) -> np.ndarray:

@@ -70,7 +70,7 @@ def save(twin: Twin, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
                                 "description": material.description})
                 g.create_dataset("elements", data=material.elements)
                 g.create_dataset("mass_fractions", data=material.weights)
-            fields = f.create_group("fields")
+            fields = f.create_group("fields", track_order=True)
             for name, values in twin.fields.items():
                 _dataset(fields, name, values)
             if twin.grain_ids is not None:
@@ -83,7 +83,8 @@ def save(twin: Twin, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
             p = twin.provenance
             prov = f.create_group("provenance")
             prov.attrs.update({"generator": p.generator, "parameters_json": json.dumps(dict(p.parameters)),
-                               "seed": -1 if p.seed is None else p.seed,
+                               # A decimal string: numpy seeds may exceed 64 bits (SeedSequence entropy).
+                               "seed": "" if p.seed is None else str(p.seed),
                                "xtwin_version": p.xtwin_version, "created_utc": p.created_utc})
     return Path(path)
 
@@ -135,9 +136,9 @@ def _read(f: h5py.File, p: Path) -> Twin:
     f["truth"].visititems(lambda name, obj: truth.__setitem__(name, obj[()])
                           if isinstance(obj, h5py.Dataset) else None)
     a = f["provenance"].attrs
-    seed = int(a["seed"])
+    seed = str(a["seed"])
     provenance = Provenance(generator=str(a["generator"]), parameters=json.loads(a["parameters_json"]),
-                            seed=None if seed < 0 else seed, xtwin_version=str(a["xtwin_version"]),
+                            seed=int(seed) if seed else None, xtwin_version=str(a["xtwin_version"]),
                             created_utc=str(a["created_utc"]))
     grains = f.get("grains")
     return Twin(labels=f["labels"][()], voxel_size_um=float(f.attrs["voxel_size_um"]), phases=phases,

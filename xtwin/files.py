@@ -17,12 +17,12 @@ from typing import Iterator
 def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
     """Return ``path`` as a Path, refusing an existing file unless ``overwrite``."""
     p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(f"{p}: is a directory, expected a file path")
     if p.exists() and not overwrite:
         raise FileExistsError(
             f"{p}: file exists; pass overwrite=True (or --force on the command line) to replace it"
         )
-    if p.exists() and p.is_dir():
-        raise IsADirectoryError(f"{p}: is a directory, expected a file path")
     return p
 
 
@@ -51,10 +51,18 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator
         yield tmp_path
         # A second check closes the window in which another process created the file.
         check_writable(target, overwrite)
+        # mkstemp creates mode 0600; give the file the permissions a plain open() would.
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:

@@ -48,9 +48,11 @@ def random_spheres(shape: tuple[int, ...] = (48, 64, 64), *, voxel_size_um: floa
     -----
     Cost: O(n_spheres x N voxels) to rasterise, in numpy.
     """
+    if not isinstance(shape, (tuple, list)) or len(shape) not in (2, 3):
+        raise ValueError(f"shape={shape!r}: expected a tuple of 2 or 3 grid sizes, (nz, ny, nx) or (ny, nx)")
     shape = tuple(arguments.integer("shape", n, minimum=1) for n in shape)
-    if len(shape) not in (2, 3):
-        raise ValueError(f"shape={shape!r}: expected 2 or 3 dimensions")
+    if not isinstance(radius_um, (tuple, list)) or len(radius_um) != 2:
+        raise ValueError(f"radius_um={radius_um!r}: expected (smallest, largest) in um")
     size = arguments.positive("voxel_size_um", voxel_size_um, unit="um")
     n = arguments.integer("n_spheres", n_spheres, minimum=0)
     r_lo, r_hi = (arguments.positive("radius_um", r, unit="um") for r in radius_um)
