@@ -150,8 +150,9 @@ def test_impossible_packing():
 
 @pytest.mark.parametrize("shape, error, pattern", [
     ((0, 8, 8), ValueError, "^shape=0: expected an integer >= 1"),
-    ((8,), ValueError, r"^shape=\(8,\): expected 2 or 3 dimensions"),
-    ((8, 8, 8, 8), ValueError, "^shape=.*expected 2 or 3 dimensions"),
+    ((8,), ValueError, r"^shape=\(8,\): expected a tuple of 2 or 3 grid sizes"),
+    (8, ValueError, r"^shape=8: expected a tuple of 2 or 3 grid sizes"),
+    ((8, 8, 8, 8), ValueError, "^shape=.*expected a tuple of 2 or 3 grid sizes"),
     ((8.0, 8, 8), TypeError, "^shape=8.0: expected an integer"),
     ((-4, 8), ValueError, "^shape=-4"),
 ])
@@ -183,3 +184,8 @@ def test_bad_voxel_size_count_and_seed():
 def test_unknown_material():
     with pytest.raises(LookupError, match="unobtainium"):
         random_spheres((8, 8), radius_um=(0.5, 1.0), particle="unobtainium")
+
+
+def test_bad_radius_pair():
+    with pytest.raises(ValueError, match=r"^radius_um=\(1, 2, 3\): expected \(smallest, largest\)"):
+        random_spheres((16, 16, 16), voxel_size_um=1.0, radius_um=(1, 2, 3))
