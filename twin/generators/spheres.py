@@ -6,6 +6,7 @@ import numpy as np
 
 from twin import materials
 from twin.container import Provenance, Twin
+from twin.generators.geometry import paint_balls
 from twin.materials import Material
 from xtwin import arguments
 
@@ -46,7 +47,7 @@ def random_spheres(shape: tuple[int, ...] = (48, 64, 64), *, voxel_size_um: floa
 
     Notes
     -----
-    Cost: O(n_spheres x N voxels) to rasterise, in numpy.
+    Cost: O(n_spheres^2) placement tests and O(sphere volume) to rasterise each sphere.
     """
     if not isinstance(shape, (tuple, list)) or len(shape) not in (2, 3):
         raise ValueError(f"shape={shape!r}: expected a tuple of 2 or 3 grid sizes, (nz, ny, nx) or (ny, nx)")
@@ -78,13 +79,8 @@ def random_spheres(shape: tuple[int, ...] = (48, 64, 64), *, voxel_size_um: floa
         if np.all(np.linalg.norm(centers - c, axis=1) >= radii + r):
             centers, radii = np.vstack([centers, c]), np.append(radii, r)
 
-    axes = np.meshgrid(*[(np.arange(k) + 0.5) * size for k in shape], indexing="ij", sparse=True)
     labels = np.zeros(shape, dtype=np.uint8)
-    counts = np.empty(n, dtype=np.int64)
-    for i, (c, r) in enumerate(zip(centers, radii)):
-        inside = sum((a - ci) ** 2 for a, ci in zip(axes, c)) <= r * r
-        labels[inside] = 1
-        counts[i] = np.count_nonzero(inside)
+    counts = paint_balls(labels, size, centers, radii, 1)
     volume = 4 / 3 * np.pi * radii**3 if len(shape) == 3 else np.pi * radii**2
     params = {"shape": list(shape), "voxel_size_um": size, "n_spheres": n, "radius_um": [r_lo, r_hi],
               "particle": particle.name, "medium": medium.name}
