@@ -83,7 +83,7 @@ def cathode_twin(n: int, seed: int = 0) -> Twin:
     inside the NMC811 voxels and NaN elsewhere.
     """
     box_um = n * VOXEL_SIZE_UM
-    spheres = random_spheres((n, n, n), voxel_size_um=VOXEL_SIZE_UM, n_spheres=30,
+    spheres = random_spheres(shape=(n, n, n), voxel_size_um=VOXEL_SIZE_UM, n_spheres=30,
                              radius_um=(0.08 * box_um, 0.16 * box_um), particle="NMC811",
                              medium="LiPF6 EC:DMC", seed=seed)
     labels = spheres.labels.copy()

@@ -8,7 +8,9 @@ usage (unknown arguments, bad values, refused overwrites, unreadable files).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -98,14 +100,60 @@ def _twin_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _twin_spheres(args: argparse.Namespace) -> int:
-    from twin.generators import random_spheres
+def _twin_build(args: argparse.Namespace) -> int:
+    from twin.generators import KINDS
 
-    t = random_spheres(tuple(args.shape), voxel_size_um=args.voxel_size_um, n_spheres=args.n,
-                       radius_um=tuple(args.radius_um), particle=args.material, medium=args.medium, seed=args.seed)
+    params = {name: getattr(args, f"param_{name}") for name in _generator_parameters(KINDS[args.kind])}
+    params = {name: tuple(v) if isinstance(v, list) else v for name, v in params.items()}
+    t = KINDS[args.kind](**params)
     t.save(args.output, overwrite=args.force)
     print(f"wrote {args.output}: {t!r}")
     return EXIT_OK
+
+
+def _generator_parameters(func) -> dict[str, inspect.Parameter]:
+    return {name: p for name, p in inspect.signature(func).parameters.items() if p.kind is p.KEYWORD_ONLY}
+
+
+def _doc_lines(func) -> dict[str, str]:
+    """First description line of each numpydoc parameter, for --help."""
+    lines = (inspect.getdoc(func) or "").splitlines()
+    out, current = {}, None
+    for line in lines:
+        head = re.match(r"^(\w+(?:, \w+)*) : ", line)
+        if head:
+            current = head.group(1).split(", ")
+        elif current and line.startswith("    ") and line.strip():
+            for name in current:
+                out.setdefault(name, line.strip())
+            current = None
+    return out
+
+
+def _json_or_text(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _add_generator_options(p: argparse.ArgumentParser, func) -> None:
+    """One --option per keyword-only parameter, typed by its default."""
+    docs = _doc_lines(func)
+    for name, param in _generator_parameters(func).items():
+        default, flag = param.default, "--" + name.replace("_", "-")
+        text = f"{docs.get(name, '')} (default: {default!r})"
+        dest = f"param_{name}"
+        if isinstance(default, bool):
+            p.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=default, help=text)
+        elif isinstance(default, tuple):
+            kind = float if any(isinstance(v, float) for v in default) else type(default[0])
+            # nargs="+": the generator checks the length (a shape may be 2D or 3D).
+            p.add_argument(flag, dest=dest, type=kind, nargs="+", default=default, metavar=name.upper(), help=text)
+        elif isinstance(default, (int, float, str)):
+            p.add_argument(flag, dest=dest, type=type(default), default=default, metavar=name.upper(), help=text)
+        else:  # None: a number, a JSON list or a plain string
+            p.add_argument(flag, dest=dest, type=_json_or_text, default=default, metavar=name.upper(), help=text)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -169,17 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", required=True, type=Path, help=".vti file")
     q.add_argument("--force", action="store_true", help="overwrite the output")
     q.set_defaults(func=_twin_export)
-    q = twin_sub.add_parser("spheres", help="generate non-overlapping spheres of a material in a medium")
-    q.add_argument("-o", "--output", required=True, type=Path, help="twin HDF5 file")
-    q.add_argument("--shape", type=int, nargs="+", default=[48, 64, 64], help="grid (nz ny nx) or (ny nx)")
-    q.add_argument("--voxel-size-um", type=float, default=0.512)
-    q.add_argument("-n", type=int, default=8, help="number of spheres")
-    q.add_argument("--radius-um", type=float, nargs=2, default=[2.5, 7.0], metavar=("MIN", "MAX"))
-    q.add_argument("--material", default="NMC811")
-    q.add_argument("--medium", default="air")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--force", action="store_true", help="overwrite the output")
-    q.set_defaults(func=_twin_spheres)
+    from twin.generators import KINDS
+
+    q = twin_sub.add_parser("build", help="build a twin with a generator; `xtwin twin build KIND -h` lists options")
+    kinds = q.add_subparsers(dest="kind", required=True, metavar="KIND")
+    for kind, func in KINDS.items():
+        summary = (inspect.getdoc(func) or kind).splitlines()[0]
+        k = kinds.add_parser(kind, help=summary, description=summary)
+        k.add_argument("-o", "--output", required=True, type=Path, help="twin HDF5 file")
+        k.add_argument("--force", action="store_true", help="overwrite the output")
+        _add_generator_options(k, func)
+        k.set_defaults(func=_twin_build)
 
     p = sub.add_parser("validate", help="run a validation and report each check against its tolerance")
     p.add_argument("modality", choices=sorted(validation.MODALITIES))

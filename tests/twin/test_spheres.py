@@ -41,8 +41,8 @@ def _ball_union(shape, voxel_um, centers, radii) -> np.ndarray:
 
 # ---------------------------------------------------------------------- reproducibility
 def test_same_seed_same_twin():
-    a = random_spheres((24, 32, 32), voxel_size_um=0.5, n_spheres=5, radius_um=(1.5, 3.0), seed=42)
-    b = random_spheres((24, 32, 32), voxel_size_um=0.5, n_spheres=5, radius_um=(1.5, 3.0), seed=42)
+    a = random_spheres(shape=(24, 32, 32), voxel_size_um=0.5, n_spheres=5, radius_um=(1.5, 3.0), seed=42)
+    b = random_spheres(shape=(24, 32, 32), voxel_size_um=0.5, n_spheres=5, radius_um=(1.5, 3.0), seed=42)
     # Creation time is part of the provenance (and of ==), so compare everything but it.
     assert b.replace(provenance=dataclasses.replace(b.provenance, created_utc=a.provenance.created_utc)) == a
     np.testing.assert_array_equal(a.labels, b.labels)
@@ -51,15 +51,15 @@ def test_same_seed_same_twin():
 
 
 def test_different_seeds_differ():
-    a = random_spheres((24, 32, 32), n_spheres=5, radius_um=(1.5, 3.0), seed=1)
-    b = random_spheres((24, 32, 32), n_spheres=5, radius_um=(1.5, 3.0), seed=2)
+    a = random_spheres(shape=(24, 32, 32), n_spheres=5, radius_um=(1.5, 3.0), seed=1)
+    b = random_spheres(shape=(24, 32, 32), n_spheres=5, radius_um=(1.5, 3.0), seed=2)
     assert not np.array_equal(a.labels, b.labels)
     assert not np.allclose(a.truth["spheres/center_um"], b.truth["spheres/center_um"])
     assert a.provenance.seed == 1 and b.provenance.seed == 2
 
 
 def test_provenance_and_phases():
-    t = random_spheres((10, 40, 40), voxel_size_um=0.25, n_spheres=3, radius_um=(0.5, 1.0),
+    t = random_spheres(shape=(10, 40, 40), voxel_size_um=0.25, n_spheres=3, radius_um=(0.5, 1.0),
                        particle="graphite", medium="vacuum", seed=5)
     assert t.provenance.generator == "twin.generators.random_spheres"
     assert dict(t.provenance.parameters) == {"shape": [10, 40, 40], "voxel_size_um": 0.25, "n_spheres": 3,
@@ -68,7 +68,7 @@ def test_provenance_and_phases():
     assert t.phases[0] == materials.get("vacuum") and t.phases[1] == materials.get("graphite")
     assert t.labels.dtype == np.uint8 and t.shape == (10, 40, 40) and t.voxel_size_um == 0.25
     nmc = materials.get("NMC622")
-    assert random_spheres((16, 16), n_spheres=1, radius_um=(1.0, 2.0), particle=nmc).phases[1] is nmc
+    assert random_spheres(shape=(16, 16), n_spheres=1, radius_um=(1.0, 2.0), particle=nmc).phases[1] is nmc
 
 
 # ---------------------------------------------------------------------- geometry
@@ -76,7 +76,7 @@ def test_provenance_and_phases():
 @pytest.mark.parametrize("shape", [(30, 40, 40), (60, 70)], ids=["3d", "2d"])
 def test_spheres_disjoint_inside_box_and_rasterised(seed, shape):
     voxel = 0.5
-    t = random_spheres(shape, voxel_size_um=voxel, n_spheres=12, radius_um=(2.0, 5.0), seed=seed)
+    t = random_spheres(shape=shape, voxel_size_um=voxel, n_spheres=12, radius_um=(2.0, 5.0), seed=seed)
     centers, radii = t.truth["spheres/center_um"], t.truth["spheres/radius_um"]
     assert centers.shape == (12, len(shape)) and radii.shape == (12,)
     assert np.all((radii >= 2.0) & (radii <= 5.0))
@@ -97,7 +97,7 @@ def test_spheres_disjoint_inside_box_and_rasterised(seed, shape):
 @pytest.mark.parametrize("seed", range(3))
 def test_sphere_voxel_counts_match_volumes(seed):
     voxel = 0.5  # um; radii of 4-5 um are 8-10 voxels
-    t = random_spheres((48, 56, 56), voxel_size_um=voxel, n_spheres=6, radius_um=(4.0, 5.0), seed=seed)
+    t = random_spheres(shape=(48, 56, 56), voxel_size_um=voxel, n_spheres=6, radius_um=(4.0, 5.0), seed=seed)
     counted_um3 = t.truth["spheres/voxel_count"] * voxel**3
     exact_um3 = 4 / 3 * np.pi * t.truth["spheres/radius_um"] ** 3
     rel = counted_um3 / exact_um3 - 1
@@ -110,7 +110,7 @@ def test_sphere_voxel_counts_match_volumes(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_disc_pixel_counts_match_areas(seed):
-    t = random_spheres((120, 130), voxel_size_um=1.0, n_spheres=10, radius_um=(10.0, 14.0), seed=seed)
+    t = random_spheres(shape=(120, 130), voxel_size_um=1.0, n_spheres=10, radius_um=(10.0, 14.0), seed=seed)
     counted = t.truth["spheres/voxel_count"].astype(float)
     exact = np.pi * t.truth["spheres/radius_um"] ** 2
     rel = counted / exact - 1
@@ -123,14 +123,14 @@ def test_small_sphere_voxel_count_by_hand():
     # centre (2.5, 2.5, 2.5) is the centre of voxel (2, 2, 2). Radius 2.5 um contains the voxel centres at
     # integer offsets (a, b, c) with a^2 + b^2 + c^2 <= 6.25: 1 + 6 (|.|=1) + 12 (sqrt 2) + 8 (sqrt 3)
     # + 6 (2) + 24 (sqrt 5) + 24 (sqrt 6) = 81.
-    t = random_spheres((5, 5, 5), voxel_size_um=1.0, n_spheres=1, radius_um=(2.5, 2.5), seed=3)
+    t = random_spheres(shape=(5, 5, 5), voxel_size_um=1.0, n_spheres=1, radius_um=(2.5, 2.5), seed=3)
     np.testing.assert_allclose(t.truth["spheres/center_um"], [[2.5, 2.5, 2.5]])
     assert t.truth["spheres/voxel_count"].tolist() == [81]
     assert np.count_nonzero(t.labels) == 81
 
 
 def test_no_spheres():
-    t = random_spheres((8, 8, 8), n_spheres=0, radius_um=(0.5, 1.0))
+    t = random_spheres(shape=(8, 8, 8), n_spheres=0, radius_um=(0.5, 1.0))
     assert np.count_nonzero(t.labels) == 0
     assert t.truth["spheres/radius_um"].shape == (0,)
     assert t.truth["spheres/center_um"].shape == (0, 3)
@@ -139,13 +139,13 @@ def test_no_spheres():
 # ---------------------------------------------------------------------- refusals
 def test_radius_too_large_for_box():
     with pytest.raises(ValueError, match=r"^radius_um=\(1.0, 6.0\): the largest sphere does not fit in the 10 um"):
-        random_spheres((10, 20, 20), voxel_size_um=1.0, radius_um=(1.0, 6.0))
+        random_spheres(shape=(10, 20, 20), voxel_size_um=1.0, radius_um=(1.0, 6.0))
 
 
 def test_impossible_packing():
     # 40 spheres of radius >= 4 um need >= 40 * 268 um3 = 10700 um3 > the 16^3 = 4096 um3 box.
     with pytest.raises(ValueError, match="^n_spheres=40: only .* fit without overlap after 500 tries"):
-        random_spheres((16, 16, 16), voxel_size_um=1.0, n_spheres=40, radius_um=(4.0, 5.0), max_tries=500)
+        random_spheres(shape=(16, 16, 16), voxel_size_um=1.0, n_spheres=40, radius_um=(4.0, 5.0), max_tries=500)
 
 
 @pytest.mark.parametrize("shape, error, pattern", [
@@ -158,34 +158,34 @@ def test_impossible_packing():
 ])
 def test_bad_shape(shape, error, pattern):
     with pytest.raises(error, match=pattern):
-        random_spheres(shape, radius_um=(0.5, 1.0))
+        random_spheres(shape=shape, radius_um=(0.5, 1.0))
 
 
 def test_min_radius_above_max():
     with pytest.raises(ValueError, match=r"^radius_um=\(3.0, 2.0\): expected \(smallest, largest\)"):
-        random_spheres((16, 16, 16), voxel_size_um=1.0, radius_um=(3.0, 2.0))
+        random_spheres(shape=(16, 16, 16), voxel_size_um=1.0, radius_um=(3.0, 2.0))
 
 
 @pytest.mark.parametrize("radius", [(0.0, 2.0), (-1.0, 2.0), (1.0, math.nan)])
 def test_radius_not_positive(radius):
     with pytest.raises(ValueError, match="^radius_um="):
-        random_spheres((16, 16, 16), voxel_size_um=1.0, radius_um=radius)
+        random_spheres(shape=(16, 16, 16), voxel_size_um=1.0, radius_um=radius)
 
 
 def test_bad_voxel_size_count_and_seed():
     with pytest.raises(ValueError, match="^voxel_size_um=0"):
-        random_spheres((8, 8), voxel_size_um=0)
+        random_spheres(shape=(8, 8), voxel_size_um=0)
     with pytest.raises(ValueError, match="^n_spheres=-1"):
-        random_spheres((8, 8), n_spheres=-1, radius_um=(0.5, 1.0))
+        random_spheres(shape=(8, 8), n_spheres=-1, radius_um=(0.5, 1.0))
     with pytest.raises(ValueError, match="^seed=-5"):
-        random_spheres((8, 8), radius_um=(0.5, 1.0), seed=-5)
+        random_spheres(shape=(8, 8), radius_um=(0.5, 1.0), seed=-5)
 
 
 def test_unknown_material():
     with pytest.raises(LookupError, match="unobtainium"):
-        random_spheres((8, 8), radius_um=(0.5, 1.0), particle="unobtainium")
+        random_spheres(shape=(8, 8), radius_um=(0.5, 1.0), particle="unobtainium")
 
 
 def test_bad_radius_pair():
     with pytest.raises(ValueError, match=r"^radius_um=\(1, 2, 3\): expected \(smallest, largest\)"):
-        random_spheres((16, 16, 16), voxel_size_um=1.0, radius_um=(1, 2, 3))
+        random_spheres(shape=(16, 16, 16), voxel_size_um=1.0, radius_um=(1, 2, 3))

@@ -60,7 +60,7 @@ def test_unknown_command_is_usage_error():
 @pytest.fixture
 def twin_file(tmp_path):
     path = tmp_path / "t.h5"
-    random_spheres((16, 24, 24), voxel_size_um=1.0, n_spheres=3, radius_um=(2, 4), seed=3).save(path)
+    random_spheres(shape=(16, 24, 24), voxel_size_um=1.0, n_spheres=3, radius_um=(2, 4), seed=3).save(path)
     return path
 
 
@@ -87,7 +87,7 @@ def test_twin_info_refuses_corrupt_file(tmp_path, capsys):
 
 def test_twin_spheres_export_and_render(tmp_path):
     h5, vti, png = tmp_path / "s.h5", tmp_path / "s.vti", tmp_path / "s.png"
-    assert main(["twin", "spheres", "-o", str(h5), "--shape", "20", "30", "-n", "2",
+    assert main(["twin", "build", "spheres", "-o", str(h5), "--shape", "20", "30", "--n-spheres", "2",
                  "--radius-um", "1", "2", "--seed", "5"]) == EXIT_OK
     assert main(["twin", "export", str(h5), "-o", str(vti)]) == EXIT_OK
     assert main(["twin", "render", str(h5), "-o", str(png)]) == EXIT_OK

@@ -11,7 +11,7 @@ from twin.materials import Material
 from xtwin import arguments
 
 
-def random_spheres(shape: tuple[int, ...] = (48, 64, 64), *, voxel_size_um: float = 0.512,
+def random_spheres(*, shape: tuple[int, ...] = (48, 64, 64), voxel_size_um: float = 0.512,
                    n_spheres: int = 8, radius_um: tuple[float, float] = (2.5, 7.0),
                    particle: Material | str = "NMC811", medium: Material | str = "air",
                    seed: int = 0, max_tries: int = 20000) -> Twin:
