@@ -79,6 +79,30 @@ def twin_section(out: Path, seed: int) -> Section:
         images=("twin_slices.png", "twin_3d.png"))
 
 
+def samples_section(out: Path, seed: int) -> Section:
+    """Build every generator's sample on its defaults and picture it (slices, and a 3D view for 3D twins)."""
+    from twin import render
+    from twin.generators import KINDS
+
+    images, facts = [], {}
+    for kind, generate in KINDS.items():
+        if kind == "spheres":  # shown in the twin section
+            continue
+        start = time.perf_counter()
+        twin = generate(seed=seed)
+        facts[kind] = (f"{twin.ndim}D {'x'.join(map(str, twin.shape))} voxels of {twin.voxel_size_um:g} um, "
+                       f"phases: {', '.join(twin.phase_names().values())}; fields: {', '.join(twin.fields) or '-'}; "
+                       f"built in {time.perf_counter() - start:.1f} s")
+        images.append(render.slices_png(twin, out / f"sample_{kind}.png", overwrite=True).name)
+        if twin.ndim == 3:
+            images.append(render.volume_png(twin, out / f"sample_{kind}_3d.png", overwrite=True).name)
+    return Section(
+        "samples", "Samples of the source documents",
+        "One twin of each kind that `xtwin twin build KIND` makes, on its default parameters: the samples of the "
+        "five source documents, each with its ground truth recorded next to the voxels.",
+        facts=facts, images=tuple(images))
+
+
 def materials_section(out: Path, seed: int) -> Section:
     """Validate the materials physics against NIST and Biggs tables."""
     from validation import materials
@@ -93,7 +117,7 @@ def materials_section(out: Path, seed: int) -> Section:
 
 
 #: The demo's sections, in order; each modality appends its own.
-SECTIONS: list[Callable[[Path, int], Section]] = [twin_section, materials_section]
+SECTIONS: list[Callable[[Path, int], Section]] = [twin_section, samples_section, materials_section]
 
 
 def run(out_dir: str | Path = "xtwin-demo", *, seed: int = 0, overwrite: bool = False,

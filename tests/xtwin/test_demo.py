@@ -15,7 +15,13 @@ def test_demo_writes_report(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["passed"] is True
     names = [s["name"] for s in summary["sections"]]
-    assert names[:2] == ["twin", "materials"]
+    assert names[:3] == ["twin", "samples", "materials"]
+    from twin.generators import KINDS
+
+    # One picture (at least) of every generator kind besides the main twin's spheres.
+    images = summary["sections"][1]["images"]
+    assert {k for k in KINDS if k != "spheres"} <= {name.split("_", 1)[1].removesuffix("_3d.png").removesuffix(".png")
+                                                    for name in images}
     for section in summary["sections"]:
         for image in section["images"]:
             assert (out / image).read_bytes()[:4] == b"\x89PNG"
@@ -25,7 +31,7 @@ def test_demo_writes_report(tmp_path, capsys):
     twin = io.load(out / "twin.h5")
     assert twin.provenance.seed == 0
     assert twin.truth["spheres/radius_um"].size == summary["sections"][0]["facts"]["particles"]
-    materials = summary["sections"][1]["report"]
+    materials = summary["sections"][2]["report"]
     assert materials["modality"] == "materials" and materials["passed"]
 
 
