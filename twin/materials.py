@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
@@ -538,8 +538,7 @@ def _build_registry() -> dict[str, Material]:
         Material("vacuum", {}, 0.0, density_source="by definition", description="no matter"),
     ]
     reg = {mat.name: mat for mat in m}
-    pvdf, peo = reg["PVDF"], _compound("PEO", "C2H4O", 1.21, "amorphous/crystalline PEO average, "
-                                       "Polymer Handbook 4th ed.")
+    peo = _compound("PEO", "C2H4O", 1.21, "amorphous/crystalline PEO average, Polymer Handbook 4th ed.")
     ec = _compound("EC", "C3H4O3", 1.32, crc)
     dmc = _compound("DMC", "C3H6O3", 1.07, crc)
     pc = _compound("PC", "C4H6O3", 1.20, crc)

@@ -168,7 +168,7 @@ def run(out_dir: str | Path = "xtwin-demo", *, seed: int = 0, overwrite: bool = 
 def _html(sections: list[Section], summary: dict[str, Any]) -> str:
     e = html.escape
     verdict = "all checks passed" if summary["passed"] else "SOME CHECKS FAILED"
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>xtwin demo</title><style>"
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>xtwin demo</title><style>"
              "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
              "font-size:90%;text-align:left}.fail{color:#b00;font-weight:bold}.pass{color:#070}"
