@@ -237,7 +237,7 @@ class Twin:
 
     def volume_fractions(self) -> dict[str, float]:
         """Volume fraction of each phase by material name (phases absent from the grid give 0)."""
-        counts = np.bincount(self.labels.ravel().astype(np.int64), minlength=max(self.phases) + 1)
+        counts = label_counts(self.labels, minlength=max(self.phases) + 1)
         return {m.name: float(counts[label]) / self.labels.size for label, m in self.phases.items()}
 
     def property_map(self, values: Mapping[int, float] | np.ndarray) -> np.ndarray:
@@ -341,10 +341,24 @@ def _all_prefixes(keys) -> set[str]:
     return {key.rsplit("/", i)[0] for key in keys for i in range(1, key.count("/") + 1)}
 
 
+#: Voxels counted per bincount call: bounds the int64 temporary to 128 MB whatever the grid size.
+_COUNT_CHUNK = 1 << 24
+
+
+def label_counts(labels: np.ndarray, minlength: int = 0) -> np.ndarray:
+    """Number of voxels of each label value, O(N) in chunks (no copy of the whole grid)."""
+    flat = labels.reshape(-1)
+    counts = np.zeros(max(minlength, int(labels.max()) + 1), dtype=np.int64)
+    for start in range(0, flat.size, _COUNT_CHUNK):
+        chunk = np.bincount(flat[start:start + _COUNT_CHUNK], minlength=counts.size)
+        counts += chunk
+    return counts
+
+
 def _labels_present(labels: np.ndarray) -> np.ndarray:
     # bincount is O(N) and far faster than np.unique's sort for small label values.
     if labels.max() < 1 << 16:
-        return np.flatnonzero(np.bincount(labels.ravel().astype(np.int64)))
+        return np.flatnonzero(label_counts(labels))
     return np.unique(labels)
 
 

@@ -524,9 +524,17 @@ def _build_registry() -> dict[str, Material]:
                   "polyimide window and support"),
         _compound("quartz", "SiO2", 2.65, crc + " (alpha-quartz)", "crystalline SiO2"),
         _compound("quartz glass", "SiO2", 2.20, crc + " (fused silica)", "glass capillary (seeds/000 cell)"),
+        _compound("PP", "C3H6", 0.90, "isotactic polypropylene 0.90-0.91 g/cm3, Polymer Handbook 4th ed.",
+                  "separator and gasket polymer"),
+        _compound("argon", "Ar", 1.661e-3, crc + ", argon gas at 20 C and 1 atm",
+                  "glovebox gas trapped in cells"),
         _compound("PTFE", "C2F4", 2.2, "NIST material 227 (Teflon), 2.25 g/cm3; 2.2 typical for sintered PTFE",
                   "gasket"),
         _compound("tungsten", "W", 19.3, crc + ", elements", "pinhole and collimators"),
+        _compound("Al", "Al", 2.699, crc + ", elements", "cathode current collector foil"),
+        _compound("Cu", "Cu", 8.96, crc + ", elements", "anode current collector foil; TEM grid"),
+        _compound("Au", "Au", 19.32, crc + ", elements", "sputtered electrode (seeds/003, section 4.2.1)"),
+        _compound("Pt", "Pt", 21.45, crc + ", elements", "FIB-deposited electrode/protection layer"),
         Material.from_mass_fractions(
             "stainless steel", {"Fe": 0.655, "Cr": 0.17, "Ni": 0.12, "Mo": 0.025, "Mn": 0.02, "Si": 0.01}, 8.0,
             density_source="AISI 316 nominal composition and density 8.0 g/cm3 (ASTM A240)",
@@ -602,6 +610,14 @@ HOSTS: Mapping[str, IntercalationHost] = MappingProxyType(_build_hosts())
 
 class UnknownMaterialError(LookupError):
     """A material name that is neither registered nor an intercalation host."""
+
+
+def named(argument: str, value: object) -> Material:
+    """The registered material ``value`` given as argument ``argument``, refused by that name otherwise."""
+    if not isinstance(value, str) or value not in REGISTRY:
+        raise ValueError(f"{argument}={value!r}: expected the name of a registered material "
+                         f"({', '.join(REGISTRY)})")
+    return REGISTRY[value]
 
 
 def names() -> list[str]:

@@ -130,6 +130,14 @@ def fibre_texture(n: int, fibre_axis: np.ndarray = (0.0, 0.0, 1.0), kappa: float
     return _canonical(multiply(rotation_taking(np.array([0.0, 0.0, 1.0]), c), spin))
 
 
+#: Proper rotations of the trigonal point group 32 (D3), the rotational part of -3m, the Laue class of the R-3m
+#: layered oxides (NMC, LiCoO2) and of Na-beta''-alumina: three about c, three two-fold axes in the plane.
+TRIGONAL_SYMMETRY = np.concatenate([
+    from_axis_angle(np.tile([0.0, 0.0, 1.0], (3, 1)), np.arange(3) * 2 * np.pi / 3),
+    from_axis_angle(np.stack([np.cos(np.arange(3) * np.pi / 3), np.sin(np.arange(3) * np.pi / 3),
+                              np.zeros(3)], axis=1), np.full(3, np.pi)),
+])
+
 #: Proper rotations of the hexagonal point group 622 (D6), as quaternions: six about c, six two-fold in the plane.
 HEXAGONAL_SYMMETRY = np.concatenate([
     from_axis_angle(np.tile([0.0, 0.0, 1.0], (6, 1)), np.arange(6) * np.pi / 3),
@@ -138,19 +146,23 @@ HEXAGONAL_SYMMETRY = np.concatenate([
 ])
 
 
-def misorientation_deg(qa: np.ndarray, qb: np.ndarray, symmetry: str = "hexagonal") -> np.ndarray:
+_SYMMETRIES = {"none": np.array([[1.0, 0.0, 0.0, 0.0]]), "trigonal": TRIGONAL_SYMMETRY,
+               "hexagonal": HEXAGONAL_SYMMETRY}
+
+
+def misorientation_deg(qa: np.ndarray, qb: np.ndarray, symmetry: str = "trigonal") -> np.ndarray:
     """Misorientation angle between orientations ``qa`` and ``qb`` (..., 4), degrees.
 
-    The smallest rotation angle of ``qa^-1 qb`` over the crystal symmetry
-    operators: ``"none"`` (triclinic, 0-180 deg) or ``"hexagonal"`` (622,
-    used for the layered R-3m structures of Na-beta''-alumina and NMC; at
-    most 93.8 deg).
+    The smallest rotation angle of ``qa^-1 qb`` over the proper rotations of
+    the crystal's point group: ``"none"`` (0-180 deg), ``"trigonal"`` (32,
+    for the R-3m structures of NMC and Na-beta''-alumina; at most 104.5
+    deg) or ``"hexagonal"`` (622; at most 93.8 deg).
     """
-    arguments.one_of("symmetry", symmetry, ("none", "hexagonal"))
+    arguments.one_of("symmetry", symmetry, tuple(_SYMMETRIES))
     qa = np.asarray(qa, dtype=float)
     inv_a = qa * np.array([1.0, -1.0, -1.0, -1.0])
     delta = multiply(inv_a, np.asarray(qb, dtype=float))
-    ops = HEXAGONAL_SYMMETRY if symmetry == "hexagonal" else np.array([[1.0, 0.0, 0.0, 0.0]])
+    ops = _SYMMETRIES[symmetry]
     # The angle depends only on |w| of delta * s; crystal symmetry on one side suffices for the minimum angle.
     w = np.abs(multiply(delta[..., None, :], ops)[..., 0])
     return np.degrees(2 * np.arccos(np.clip(w.max(axis=-1), 0.0, 1.0)))

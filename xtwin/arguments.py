@@ -62,6 +62,16 @@ def integer(name: str, value: Any, *, minimum: int | None = None) -> int:
     return v
 
 
+def size_range(name: str, value: Any, *, unit: str = "um") -> tuple[float, float]:
+    """Return a ``(smallest, largest)`` pair of positive sizes with smallest < largest."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name}={value!r}: expected (smallest, largest){_in(unit)}")
+    low, high = (positive(name, v, unit=unit) for v in value)
+    if low >= high:
+        raise ValueError(f"{name}={value!r}: expected smallest < largest")
+    return low, high
+
+
 def one_of(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``."""
     choices = tuple(choices)

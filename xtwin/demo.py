@@ -79,8 +79,20 @@ def twin_section(out: Path, seed: int) -> Section:
         images=("twin_slices.png", "twin_3d.png"))
 
 
+#: Per generator kind: arguments that differ from its defaults in the demo, the field to picture, and the
+#: phases left out of the 3D view (the surrounding medium, and liquids that would hide the electrode).
+SAMPLE_SHOWCASE = {
+    "powder": ({}, "particle_id", (0,)),
+    "electrode": ({"soc_mode": "gradient"}, "soc", (0,)),
+    "coin_cell": ({}, "x_li", (0,)),
+    "capillary": ({"soc": 0.8}, "pore_filling", (0, 2)),
+    "polycrystal": ({"lamella": True}, "grain_ids", (0,)),
+    "nmc_particle": ({}, "soc", (0,)),
+}
+
+
 def samples_section(out: Path, seed: int) -> Section:
-    """Build every generator's sample on its defaults and picture it (slices, and a 3D view for 3D twins)."""
+    """Build every generator's sample and picture its phases, one field, and a 3D view for 3D twins."""
     from twin import render
     from twin.generators import KINDS
 
@@ -88,14 +100,19 @@ def samples_section(out: Path, seed: int) -> Section:
     for kind, generate in KINDS.items():
         if kind == "spheres":  # shown in the twin section
             continue
+        kwargs, field, hide = SAMPLE_SHOWCASE.get(kind, ({}, None, (0,)))
         start = time.perf_counter()
-        twin = generate(seed=seed)
+        twin = generate(**kwargs, seed=seed)
         facts[kind] = (f"{twin.ndim}D {'x'.join(map(str, twin.shape))} voxels of {twin.voxel_size_um:g} um, "
                        f"phases: {', '.join(twin.phase_names().values())}; fields: {', '.join(twin.fields) or '-'}; "
-                       f"built in {time.perf_counter() - start:.1f} s")
+                       f"{twin.n_grains} grains; built in {time.perf_counter() - start:.1f} s"
+                       + (f" with {kwargs}" if kwargs else ""))
         images.append(render.slices_png(twin, out / f"sample_{kind}.png", overwrite=True).name)
+        if field is not None:
+            images.append(render.slices_png(twin, out / f"sample_{kind}_{field}.png", field=field,
+                                            overwrite=True).name)
         if twin.ndim == 3:
-            images.append(render.volume_png(twin, out / f"sample_{kind}_3d.png", overwrite=True).name)
+            images.append(render.volume_png(twin, out / f"sample_{kind}_3d.png", hide=hide, overwrite=True).name)
     return Section(
         "samples", "Samples of the source documents",
         "One twin of each kind that `xtwin twin build KIND` makes, on its default parameters: the samples of the "

@@ -406,3 +406,13 @@ def test_comparison_with_other_types_and_hash():
 def test_repr_names_shape_and_phases():
     text = repr(_twin())
     assert "shape=(2, 3, 4)" in text and "1:NMC811" in text and "seed=7" in text
+
+
+def test_label_counts_in_chunks_equal_bincount(monkeypatch):
+    import twin.container as container
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 7, (13, 17, 19)).astype(np.uint8)
+    monkeypatch.setattr(container, "_COUNT_CHUNK", 100)  # many chunks, the last one partial
+    np.testing.assert_array_equal(container.label_counts(labels, minlength=9),
+                                  np.bincount(labels.ravel(), minlength=9))

@@ -88,3 +88,31 @@ def test_refusals():
         g.lognormal_diameters(5, 40, 0.0, rng, low_um=5, high_um=30)
     with pytest.raises(ValueError, match=r"seeds_um: expected shape \(n, 3\)"):
         g.laguerre_labels((4, 4, 4), 1.0, np.zeros((3, 2)))
+
+
+def test_layer_slice_selects_voxel_centres_in_half_open_interval():
+    # Centres at 0.5, 1.5, 2.5, ... um for 1 um voxels: [1, 3) holds centres 1.5 and 2.5.
+    assert g.layer_slice(1.0, 3.0, 1.0) == slice(1, 3)
+    # A boundary on a voxel centre belongs to the upper interval: [0.5, 2.5) holds 0.5 and 1.5.
+    assert g.layer_slice(0.5, 2.5, 1.0) == slice(0, 2)
+    # Float noise at multiples of the voxel size does not move boundaries: 0.3/0.1 is 2.9999999999999996.
+    assert g.layer_slice(0.0, 0.3, 0.1) == slice(0, 3)
+
+
+def test_lognormal_refuses_a_range_holding_almost_nothing():
+    # Median 100 um with sigma 0.1: P(5 <= d <= 30) ~ Phi(ln(0.3)/0.1) ~ 1e-33, which would loop forever.
+    with pytest.raises(ValueError, match=r"median_um=100, sigma=0.1: only .* lies in \[5, 30\]"):
+        g.lognormal_diameters(5, 100, 0.1, np.random.default_rng(0), low_um=5, high_um=30)
+
+
+def test_lognormal_fraction_inside_closed_form():
+    # Half of a log-normal lies below its median; [median/e^s, median e^s] holds Phi(1) - Phi(-1) = 0.6827.
+    assert g.lognormal_fraction_inside(10, 0.5, 0, 10) == pytest.approx(0.5)
+    assert g.lognormal_fraction_inside(10, 0.5, 10 * np.exp(-0.5), 10 * np.exp(0.5)) == pytest.approx(0.682689, abs=1e-6)
+
+
+def test_check_particle_sizes_refusals():
+    with pytest.raises(ValueError, match="voxel_size_um=3.*half the smallest particle diameter"):
+        g.check_particle_sizes(3.0, 10.0, 0.4, (5.0, 30.0))
+    with pytest.raises(ValueError, match="median_diameter_um=100"):
+        g.check_particle_sizes(0.5, 100.0, 0.1, (5.0, 30.0))

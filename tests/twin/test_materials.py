@@ -374,3 +374,9 @@ def test_transmission_solutions_found_between_m_edges() -> None:
     roots = w.energies_for_transmission(target, 0.5, bracket_kev=(1.0, 20.0))
     assert np.any(np.isclose(roots, 2.0015, rtol=1e-6))
     assert np.allclose(w.transmission(0.5, roots), target, rtol=1e-6)
+
+
+def test_named_material_refuses_by_argument_name() -> None:
+    assert materials.named("support", "Kapton") is materials.get("Kapton")
+    with pytest.raises(ValueError, match="support='Kaptn': expected the name of a registered material"):
+        materials.named("support", "Kaptn")

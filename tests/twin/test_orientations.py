@@ -75,16 +75,27 @@ def test_misorientation():
     # Identity and symmetry-equivalent orientations are 0 apart.
     assert np.allclose(o.misorientation_deg(q, q), 0, atol=1e-5)
     equivalent = o.multiply(q, o.HEXAGONAL_SYMMETRY[np.arange(1000) % 12])
-    assert np.allclose(o.misorientation_deg(q, equivalent), 0, atol=1e-5)
+    assert np.allclose(o.misorientation_deg(q, equivalent, "hexagonal"), 0, atol=1e-5)
     # A 30 deg turn about the c-axis is 30 deg without symmetry and 30 deg with 6-fold symmetry (< 60 / 2).
     turn = o.from_axis_angle(np.array([[0, 0, 1.0]]), np.radians([30.0]))
     assert o.misorientation_deg(q[:1], o.multiply(q[:1], turn), "none") == pytest.approx(30)
     # A 50 deg turn about c is 50 without symmetry but 10 with 6-fold symmetry.
     turn = o.from_axis_angle(np.array([[0, 0, 1.0]]), np.radians([50.0]))
     assert o.misorientation_deg(q[:1], o.multiply(q[:1], turn), "hexagonal") == pytest.approx(10)
-    # The largest hexagonal (622) misorientation is 93.84 deg (Grimmer, Acta Cryst. A 45 (1989) 505).
-    m = o.misorientation_deg(o.random_quaternions(50_000, 9), o.random_quaternions(50_000, 10))
-    assert 90 < m.max() <= 93.85
+    assert o.misorientation_deg(q[:1], o.multiply(q[:1], turn), "trigonal") == pytest.approx(50)
+    # Largest misorientations (disorientation angles) are 93.84 deg for 622 and 104.48 deg for 32
+    # (Grimmer, Acta Cryst. A 45 (1989) 505; Morawiec, Orientations and Rotations (2004), table 4.1).
+    q1, q2 = o.random_quaternions(50_000, 9), o.random_quaternions(50_000, 10)
+    assert 90 < o.misorientation_deg(q1, q2, "hexagonal").max() <= 93.85
+    assert 100 < o.misorientation_deg(q1, q2, "trigonal").max() <= 104.49
+    # 32 is a subgroup of 622: the 622 angle is never larger.
+    assert np.all(o.misorientation_deg(q1, q2, "hexagonal") <= o.misorientation_deg(q1, q2, "trigonal") + 1e-9)
+    # A 60 deg turn about c is a symmetry of 622 but not of 32, where it is 60 deg.
+    turn = o.from_axis_angle(np.array([[0, 0, 1.0]]), np.radians([60.0]))
+    assert o.misorientation_deg(q[:1], o.multiply(q[:1], turn), "trigonal") == pytest.approx(60)
+    assert o.misorientation_deg(q[:1], o.multiply(q[:1], turn), "hexagonal") == pytest.approx(0, abs=1e-5)
+    equivalent = o.multiply(q, o.TRIGONAL_SYMMETRY[np.arange(1000) % 6])
+    assert np.allclose(o.misorientation_deg(q, equivalent, "trigonal"), 0, atol=1e-5)
     with pytest.raises(ValueError, match="symmetry='cubic'"):
         o.misorientation_deg(q, q, "cubic")
 

@@ -53,3 +53,13 @@ def test_array():
         arguments.array("a", [1.5], dtype_kind="iu")
     with pytest.raises(ValueError, match="a: expected finite"):
         arguments.array("a", [np.nan], finite=True)
+
+
+def test_size_range():
+    assert arguments.size_range("d", (1, 2.5)) == (1.0, 2.5)
+    with pytest.raises(ValueError, match=r"d=\(1, 2, 3\): expected \(smallest, largest\)"):
+        arguments.size_range("d", (1, 2, 3))
+    with pytest.raises(ValueError, match=r"d=\(3, 2\): expected smallest < largest"):
+        arguments.size_range("d", (3, 2))
+    with pytest.raises(ValueError, match="d=-1"):
+        arguments.size_range("d", (-1, 2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy import special
 from scipy.spatial import cKDTree
 
 from xtwin import arguments
@@ -18,6 +19,13 @@ from xtwin import arguments
 def voxel_centres_um(shape: Sequence[int], voxel_size_um: float) -> list[np.ndarray]:
     """Sparse open grids of voxel-centre coordinates, um, one per axis (broadcastable)."""
     return np.meshgrid(*[(np.arange(n) + 0.5) * voxel_size_um for n in shape], indexing="ij", sparse=True)
+
+
+def layer_slice(low_um: float, high_um: float, voxel_size_um: float) -> slice:
+    """The voxel layers along one axis whose centres ``(i + 1/2) s`` lie in ``[low_um, high_um)``."""
+    # Rounding keeps boundaries that are multiples of the voxel size exact despite float noise.
+    s = voxel_size_um
+    return slice(int(np.ceil(round(low_um / s - 0.5, 9))), int(np.ceil(round(high_um / s - 0.5, 9))))
 
 
 def ball_window(shape: Sequence[int], voxel_size_um: float, centre_um: np.ndarray,
@@ -162,11 +170,39 @@ def lognormal_diameters(n: int, median_um: float, sigma: float, rng: np.random.G
     hi = np.inf if high_um is None else high_um
     if not lo < hi:
         raise ValueError(f"low_um={low_um!r}, high_um={high_um!r}: expected low < high")
-    if sigma == 0 and not lo <= median <= hi:
-        raise ValueError(f"median_um={median_um!r}: with sigma=0 every diameter equals the median, which lies "
-                         f"outside [{lo}, {hi}]")
+    inside = lognormal_fraction_inside(median, sigma, lo, hi)
+    # Truncation redraws until enough values fall inside: refuse what would take (almost) forever.
+    if inside < 1e-3:
+        raise ValueError(f"median_um={median_um!r}, sigma={sigma!r}: only {inside:.2g} of the log-normal lies in "
+                         f"[{lo:g}, {hi:g}] um; expected at least 0.1 %")
     out = np.empty(0)
     while out.size < n:
         d = median * np.exp(sigma * rng.standard_normal(max(2 * (n - out.size), 16)))
         out = np.concatenate([out, d[(d >= lo) & (d <= hi)]])
     return out[:n]
+
+
+def lognormal_fraction_inside(median_um: float, sigma: float, low_um: float, high_um: float) -> float:
+    """Probability that a log-normal diameter (median, shape sigma) lies in [low_um, high_um]."""
+    if sigma == 0:
+        return 1.0 if low_um <= median_um <= high_um else 0.0
+    z = np.log(np.array([max(low_um, 1e-300), high_um]) / median_um) / sigma
+    return float(np.diff(special.ndtr(z))[0])
+
+
+def check_particle_sizes(voxel_size_um: float, median_diameter_um: float, sigma: float,
+                         diameter_range_um: tuple[float, float]) -> None:
+    """Refuse particles below two voxels and a size distribution with (almost) nothing in its range.
+
+    The message names the generators' arguments ``voxel_size_um``,
+    ``median_diameter_um``, ``sigma`` and ``diameter_range_um``.
+    """
+    low, high = diameter_range_um
+    if low < 2 * voxel_size_um:
+        raise ValueError(f"voxel_size_um={voxel_size_um!r}: expected at most half the smallest particle diameter, "
+                         f"diameter_range_um[0] = {low:g} um")
+    inside = lognormal_fraction_inside(median_diameter_um, sigma, low, high)
+    if inside < 1e-3:
+        raise ValueError(f"median_diameter_um={median_diameter_um!r}, sigma={sigma!r}: expected a log-normal with "
+                         f"at least 0.1 % of its diameters in diameter_range_um = ({low:g}, {high:g}) um, "
+                         f"got {inside:.2g}")
