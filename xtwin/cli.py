@@ -84,8 +84,8 @@ def _twin_render(args: argparse.Namespace) -> int:
     from twin import io, render
 
     t = io.load(args.file)
-    if args.slices or t.ndim == 2:
-        render.slices_png(t, args.output, overwrite=args.force)
+    if args.slices or args.field or t.ndim == 2:
+        render.slices_png(t, args.output, field=args.field, overwrite=args.force)
     else:
         render.volume_png(t, args.output, overwrite=args.force)
     print(f"wrote {args.output}")
@@ -210,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("file", type=Path)
     q.add_argument("-o", "--output", required=True, type=Path, help="PNG file")
     q.add_argument("--slices", action="store_true", help="three orthogonal slices instead of a 3D view")
+    q.add_argument("--field", default=None, help="colour slices by a field (e.g. soc) or by grain_ids")
     q.add_argument("--force", action="store_true", help="overwrite the PNG")
     q.set_defaults(func=_twin_render)
     q = twin_sub.add_parser("export", help="export a twin to VTK image data (.vti) for ParaView")

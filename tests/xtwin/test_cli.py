@@ -122,3 +122,27 @@ def test_validate_exit_status_follows_report(monkeypatch, capsys):
     monkeypatch.setattr(validation, "run", lambda *a, **k: failing)
     assert main(["validate", "materials"]) == EXIT_FAILED
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_twin_build_every_kind_with_an_option_and_render_a_field(tmp_path):
+    # Every registered generator is reachable from the command line; options are typed by their defaults.
+    from twin import io
+    from twin.generators import KINDS
+
+    h5 = tmp_path / "poly.h5"
+    assert main(["twin", "build", "polycrystal", "-o", str(h5), "--grain-size-um", "0.8", "--lamella",
+                 "--seed", "4"]) == EXIT_OK
+    t = io.load(h5)
+    assert t.provenance.parameters["grain_size_um"] == 0.8 and t.provenance.parameters["lamella"] is True
+    assert main(["twin", "render", str(h5), "-o", str(tmp_path / "g.png"), "--field", "grain_ids"]) == EXIT_OK
+    assert main(["twin", "render", str(h5), "-o", str(tmp_path / "x.png"), "--field", "nope"]) == EXIT_USAGE
+    for kind in KINDS:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["twin", "build", kind, "--help"])
+        assert exit_info.value.code == 0
+
+
+def test_twin_build_refuses_bad_parameter(tmp_path, capsys):
+    assert main(["twin", "build", "electrode", "-o", str(tmp_path / "e.h5"), "--porosity", "1.5"]) == EXIT_USAGE
+    assert "porosity=1.5" in capsys.readouterr().err
+    assert not (tmp_path / "e.h5").exists()
