@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: timing, tables and a test twin.
+"""Helpers shared by the benchmark scripts: timing, tables, a test twin and measured child processes.
 
 Not a benchmark itself (``run.py`` only runs ``bench_*.py``). The scripts
 import it as a sibling module, which works because Python puts the
@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import subprocess
+import sys
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Callable, Sequence
 
@@ -103,3 +106,62 @@ def cathode_twin(n: int, seed: int = 0) -> Twin:
               2: materials.get("stainless steel"), 3: materials.get("Kapton")}
     provenance = Provenance("benchmarks._common.cathode_twin", {"n": n, "slab_voxels": SLAB_VOXELS}, seed)
     return Twin(labels, VOXEL_SIZE_UM, phases, fields={"soc": soc}, truth=spheres.truth, provenance=provenance)
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """Wall time, peak memory and output of one Python child process (:func:`run_child`)."""
+
+    wall_s: float
+    peak_rss_bytes: int
+    returncode: int
+    stdout: str
+
+
+# Linux keeps a process's peak RSS across execve, and a child forked from this
+# (large) benchmark process starts with this process's pages mapped, so the
+# child's ru_maxrss would be at least ours. The child is therefore started by
+# a small launcher (a bare interpreter, no site) that forks and execs it, and
+# reports its wall time, ru_maxrss (KiB on Linux) and exit status after a marker.
+_MARKER = "@@run_child@@"
+_LAUNCHER = f"""
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(sys.argv[1], sys.argv[1:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+sys.stdout.write("\\n{_MARKER} %r %d %d\\n" % (wall, usage.ru_maxrss, os.waitstatus_to_exitcode(status)))
+"""
+
+
+def run_child(code: str, *, cpus: int | None = 2) -> ChildRun:
+    """Run ``python -c code`` in a fresh interpreter; return its wall time and peak resident memory.
+
+    The peak is the child's own ``ru_maxrss`` as the kernel reports it when
+    the child is reaped (``os.wait4``, the per-child form of
+    ``getrusage(RUSAGE_CHILDREN)``, what ``/usr/bin/time -v`` prints as
+    "Maximum resident set size"), raw: the interpreter and its imports are
+    included. The child is forked from a small launcher rather than from
+    this process, whose own peak it would otherwise inherit. The wall time
+    runs from the fork to the child's exit. With ``cpus``, the child is
+    pinned to the first ``cpus`` CPUs this process may use (no change when
+    there are no more than that). stderr is passed through; stdout is
+    returned.
+    """
+    allowed = sorted(os.sched_getaffinity(0))
+    pin = None
+    if cpus is not None and len(allowed) > cpus:
+        def pin() -> None:
+            os.sched_setaffinity(0, allowed[:cpus])
+    launcher = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, sys.executable, "-c", code],
+                              stdout=subprocess.PIPE, text=True, preexec_fn=pin, check=False)
+    out, _, tail = launcher.stdout.rpartition(_MARKER)
+    if launcher.returncode or not tail:
+        raise RuntimeError(f"run_child: the launcher failed with exit status {launcher.returncode}")
+    wall, maxrss_kib, status = tail.split()
+    return ChildRun(float(wall), int(maxrss_kib) * 1024, int(status), out.rstrip("\n"))

@@ -190,7 +190,7 @@ def powder_monolayer(*, material: str = "NMC811", n_particles: int = 14, median_
     roughness; O(void size) per void. One Python iteration per particle and
     per void, none per voxel. Defaults: 73 x 125 x 125 voxels in ~0.2 s.
     A 512^3 grid holds 0.7 GB of arrays (uint8 labels, int32
-    ``particle_id``) and peaks at 1.7 GB while the Twin checks its labels;
+    ``particle_id``) and the process peaks at about 0.86 GB (benchmarks/);
     it builds in ~3 s with 14 particles (``voxel_size_um=0.125,
     height_um=64``) and ~7 s with 270 (``field_of_view_um=262.144,
     height_um=262.144, n_particles=270``) on two cores.
