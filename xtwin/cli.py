@@ -156,6 +156,48 @@ def _add_generator_options(p: argparse.ArgumentParser, func) -> None:
             p.add_argument(flag, dest=dest, type=_json_or_text, default=default, metavar=name.upper(), help=text)
 
 
+def _plan_tomo(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from forward.tomography.plan import plan_scan
+
+    plan = plan_scan(args.material, args.thickness_um, args.energy_kev, args.columns, args.binning,
+                     args.target_snr, args.flux_ph_per_s, pixel_size_um=args.pixel_size_um,
+                     beam_area_um2=args.beam_area_um2, efficiency=args.efficiency,
+                     n_projections=args.n_projections, target_transmission=args.target_transmission,
+                     overhead_s_per_projection=args.overhead_s, n_flats=args.n_flats, n_darks=args.n_darks)
+    if args.json:
+        _emit_json(dataclasses.asdict(plan), args.json, args.force)
+    else:
+        print(plan.table())
+    return EXIT_OK
+
+
+def _simulate_tomo(args: argparse.Namespace) -> int:
+    from forward.instrument import Beam, Detector, Scan
+    from forward.tomography.simulate import simulate
+    from twin import io
+
+    t = io.load(args.twin)
+    pixel = args.pixel_size_um or t.voxel_size_um
+    rows = t.shape[0] if t.ndim == 3 else 1
+    columns = args.columns or int(round(max(t.shape[-2:]) * 1.42 * t.voxel_size_um / pixel))
+    beam = Beam(energy_kev=args.energy_kev, flux_ph_per_s=args.flux_ph_per_s,
+                size_um=max(t.extent_um) * 2)
+    detector = Detector(shape=(int(round(rows * t.voxel_size_um / pixel)), columns), pixel_size_um=pixel,
+                        binning=args.binning, efficiency=args.efficiency, read_noise_e=args.read_noise_e)
+    scan = Scan.tomography(args.n_angles, args.exposure_s, arc_deg=args.arc_deg, n_flats=args.n_flats,
+                           n_darks=args.n_darks)
+    projections = simulate(t, beam, detector, scan, centre_offset_px=args.centre_offset_px,
+                           jitter_px=args.jitter_px, seed=args.seed, progress=True)
+    if args.output.suffix in (".tif", ".tiff") or args.tiff:
+        projections.to_tiff(args.output, overwrite=args.force)
+    else:
+        projections.to_nxtomo(args.output, overwrite=args.force)
+    print(f"wrote {args.output}: {projections!r}")
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     import validation
 
@@ -229,6 +271,52 @@ def build_parser() -> argparse.ArgumentParser:
         k.add_argument("--force", action="store_true", help="overwrite the output")
         _add_generator_options(k, func)
         k.set_defaults(func=_twin_build)
+
+    p = sub.add_parser("plan", help="plan an experiment before beamtime")
+    plan_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
+    q = plan_sub.add_parser("tomo", help="transmission, energy, projections, photons, exposure and scan time")
+    q.add_argument("--material", default="NMC811", help="registry material (default NMC811)")
+    q.add_argument("--thickness-um", type=float, default=42.0, help="sample thickness, um (default 42)")
+    q.add_argument("--energy-kev", type=float, default=5.4, help="photon energy, keV (default 5.4)")
+    q.add_argument("--columns", type=int, default=1000, help="detector columns across the sample (default 1000)")
+    q.add_argument("--binning", type=int, default=8, help="detector binning (default 8)")
+    q.add_argument("--pixel-size-um", type=float, default=0.064,
+                   help="unbinned pixel at the sample, um (default 0.064, the TXM of seeds/002)")
+    q.add_argument("--target-snr", type=float, default=20.0, help="SNR of -ln T per binned pixel (default 20)")
+    q.add_argument("--target-transmission", type=float, default=0.14, help="transmission to find energies for")
+    q.add_argument("--flux-ph-per-s", type=float, default=1e9, help="photon flux on the sample (default 1e9)")
+    q.add_argument("--beam-area-um2", type=float, default=None, help="beam area (default: the field of view)")
+    q.add_argument("--efficiency", type=float, default=1.0, help="detector efficiency (default 1)")
+    q.add_argument("--n-projections", type=int, default=None, help="projections to plan (default: Nyquist)")
+    q.add_argument("--overhead-s", type=float, default=1.0, help="overhead per projection, s (default 1)")
+    q.add_argument("--n-flats", type=int, default=10)
+    q.add_argument("--n-darks", type=int, default=0)
+    common(q)
+    q.set_defaults(func=_plan_tomo)
+
+    p = sub.add_parser("simulate", help="simulate what an instrument records from a twin")
+    sim_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
+    q = sim_sub.add_parser("tomo", help="projections, flats and darks of a twin (NXtomo or TIFF stack)")
+    q.add_argument("twin", type=Path, help="twin HDF5 file")
+    q.add_argument("-o", "--output", required=True, type=Path, help=".nxs/.h5 (NXtomo) or a folder with --tiff")
+    q.add_argument("--tiff", action="store_true", help="write a TIFF stack folder instead of NXtomo")
+    q.add_argument("--energy-kev", type=float, default=5.4)
+    q.add_argument("--n-angles", type=int, default=141, help="projections (default 141, seeds/002)")
+    q.add_argument("--arc-deg", type=float, default=180.0)
+    q.add_argument("--exposure-s", type=float, default=1.0)
+    q.add_argument("--flux-ph-per-s", type=float, default=1e9)
+    q.add_argument("--pixel-size-um", type=float, default=None, help="unbinned pixel (default: the voxel)")
+    q.add_argument("--columns", type=int, default=None, help="unbinned detector columns (default: whole sample)")
+    q.add_argument("--binning", type=int, default=1)
+    q.add_argument("--efficiency", type=float, default=1.0)
+    q.add_argument("--read-noise-e", type=float, default=0.0)
+    q.add_argument("--n-flats", type=int, default=10)
+    q.add_argument("--n-darks", type=int, default=10)
+    q.add_argument("--centre-offset-px", type=float, default=0.0)
+    q.add_argument("--jitter-px", type=float, default=0.0)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--force", action="store_true")
+    q.set_defaults(func=_simulate_tomo)
 
     p = sub.add_parser("validate", help="run a validation and report each check against its tolerance")
     p.add_argument("modality", choices=sorted(validation.MODALITIES))
