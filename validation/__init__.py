@@ -13,7 +13,7 @@ from pathlib import Path
 from validation.report import Check, Report
 
 #: Modality name -> module holding its ``run``.
-MODALITIES = {"materials": "validation.materials"}
+MODALITIES = {"materials": "validation.materials", "tomo": "validation.tomography"}
 
 
 def run(modality: str, *, seed: int = 0, out_dir: str | Path | None = None) -> Report:

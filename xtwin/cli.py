@@ -198,6 +198,64 @@ def _simulate_tomo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _fit_tomo(args: argparse.Namespace) -> int:
+    import h5py
+
+    from forward.tomography.measurement import Projections
+    from inverse.tomography import preprocess, reconstruct
+
+    source = Path(args.input)
+    if source.is_dir():
+        measured = Projections.from_tiff(source)
+    else:
+        with h5py.File(source, "r") as f:
+            data_exchange = "exchange" in f
+        reader = Projections.from_data_exchange if data_exchange else Projections.from_nxtomo
+        measured = reader(source, pixel_size_um=args.pixel_size_um)
+    if measured.geometry != "parallel" and args.method == "fbp":
+        raise ValueError(f"--method fbp: expected parallel-beam projections, got {measured.geometry!r}; "
+                         f"use sirt or cgls")
+    line, _ = preprocess.normalise(measured.counts, measured.flats, measured.darks)
+    if args.rings:
+        line = preprocess.remove_rings(line)
+    shifts = None
+    if args.align:
+        shifts, line = preprocess.align_jitter(line, measured.angles_deg)
+    centre = (args.centre_offset_px if args.centre_offset_px is not None
+              else preprocess.find_centre(line, measured.angles_deg))
+    common = {"centre_offset_px": centre}
+    if args.method == "fbp":
+        rec = reconstruct.fbp(line, measured.angles_deg, measured.pixel_size_um, filter=args.filter, **common)
+    else:
+        geometry = {"geometry": measured.geometry, "source_origin_um": measured.source_origin_um,
+                    "source_detector_um": measured.source_detector_um}
+        options = {"iterations": args.iterations, "progress": True, **common, **geometry}
+        if args.method == "tv":
+            rec = reconstruct.tv(line, measured.angles_deg, measured.pixel_size_um, weight_per_cm=args.tv_weight,
+                                 **options)
+        else:
+            rec = getattr(reconstruct, args.method)(line, measured.angles_deg, measured.pixel_size_um, **options)
+    with files.atomic_path(args.output, overwrite=args.force) as tmp:
+        with h5py.File(tmp, "w") as f:
+            d = f.create_dataset("volume_per_cm", data=rec.volume_per_cm, compression="gzip", shuffle=True)
+            d.attrs.update({"units": "1/cm", "axes": "zyx"[3 - rec.volume_per_cm.ndim:],
+                            "voxel_size_um": rec.voxel_size_um, "method": rec.method,
+                            "parameters_json": json.dumps(dict(rec.parameters)), "source": str(source)})
+    summary = {"input": str(source), "output": str(args.output), "method": rec.method,
+               "shape": list(rec.volume_per_cm.shape), "voxel_size_um": rec.voxel_size_um,
+               "centre_offset_px": centre, "iterations": rec.iterations,
+               "mu_per_cm": {"min": float(rec.volume_per_cm.min()), "mean": float(rec.volume_per_cm.mean()),
+                             "max": float(rec.volume_per_cm.max())},
+               "jitter_px": None if shifts is None else [float(v) for v in shifts]}
+    if args.json:
+        _emit_json(summary, args.json, args.force)
+    else:
+        print(f"{source} -> {args.output}: {rec.method} reconstruction {rec.volume_per_cm.shape} of "
+              f"{rec.voxel_size_um:g} um voxels, centre offset {centre:.3f} px, mu in 1/cm "
+              f"[{summary['mu_per_cm']['min']:.4g}, {summary['mu_per_cm']['max']:.4g}]")
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     import validation
 
@@ -317,6 +375,22 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--force", action="store_true")
     q.set_defaults(func=_simulate_tomo)
+
+    p = sub.add_parser("fit", help="apply an inverse solver to measured or simulated data")
+    fit_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
+    q = fit_sub.add_parser("tomo", help="reconstruct NXtomo, Data Exchange or TIFF-stack projections")
+    q.add_argument("input", type=Path, help="NXtomo (.nxs/.h5), APS Data Exchange (.h5) or a TIFF stack folder")
+    q.add_argument("-o", "--output", required=True, type=Path, help="reconstruction HDF5 (volume_per_cm, 1/cm)")
+    q.add_argument("--method", choices=("fbp", "sirt", "cgls", "tv"), default="fbp")
+    q.add_argument("--filter", default="ramp", choices=("ramp", "shepp-logan", "cosine", "hamming", "hann"))
+    q.add_argument("--iterations", type=int, default=100, help="iterations of sirt/cgls/tv (default 100)")
+    q.add_argument("--tv-weight", type=float, default=1.0, help="TV weight, 1/cm (tv only)")
+    q.add_argument("--centre-offset-px", type=float, default=None, help="known centre offset (default: find it)")
+    q.add_argument("--pixel-size-um", type=float, default=None, help="pixel size when the file lacks it")
+    q.add_argument("--rings", action="store_true", help="suppress ring artefacts (stripe removal)")
+    q.add_argument("--align", action="store_true", help="estimate and undo per-projection jitter")
+    common(q)
+    q.set_defaults(func=_fit_tomo)
 
     p = sub.add_parser("validate", help="run a validation and report each check against its tolerance")
     p.add_argument("modality", choices=sorted(validation.MODALITIES))
