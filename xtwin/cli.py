@@ -202,7 +202,7 @@ def _fit_tomo(args: argparse.Namespace) -> int:
     import h5py
 
     from forward.tomography.measurement import Projections
-    from inverse.tomography import preprocess, reconstruct
+    from inverse.tomography.reconstruct import reconstruct_projections
 
     source = Path(args.input)
     if source.is_dir():
@@ -212,47 +212,30 @@ def _fit_tomo(args: argparse.Namespace) -> int:
             data_exchange = "exchange" in f
         reader = Projections.from_data_exchange if data_exchange else Projections.from_nxtomo
         measured = reader(source, pixel_size_um=args.pixel_size_um)
-    if measured.geometry != "parallel" and args.method == "fbp":
-        raise ValueError(f"--method fbp: expected parallel-beam projections, got {measured.geometry!r}; "
-                         f"use sirt or cgls")
-    line, _ = preprocess.normalise(measured.counts, measured.flats, measured.darks)
-    if args.rings:
-        line = preprocess.remove_rings(line)
-    shifts = None
-    if args.align:
-        shifts, line = preprocess.align_jitter(line, measured.angles_deg)
-    centre = (args.centre_offset_px if args.centre_offset_px is not None
-              else preprocess.find_centre(line, measured.angles_deg))
-    common = {"centre_offset_px": centre}
-    if args.method == "fbp":
-        rec = reconstruct.fbp(line, measured.angles_deg, measured.pixel_size_um, filter=args.filter, **common)
-    else:
-        geometry = {"geometry": measured.geometry, "source_origin_um": measured.source_origin_um,
-                    "source_detector_um": measured.source_detector_um}
-        options = {"iterations": args.iterations, "progress": True, **common, **geometry}
-        if args.method == "tv":
-            rec = reconstruct.tv(line, measured.angles_deg, measured.pixel_size_um, weight_per_cm=args.tv_weight,
-                                 **options)
-        else:
-            rec = getattr(reconstruct, args.method)(line, measured.angles_deg, measured.pixel_size_um, **options)
+    options = {"filter": args.filter} if args.method == "fbp" else {"iterations": args.iterations, "progress": True}
+    if args.method == "tv":
+        options["weight_per_cm"] = args.tv_weight
+    rec = reconstruct_projections(measured, method=args.method, centre_offset_px=args.centre_offset_px,
+                                  ring_strength=3 if args.rings else None, align=args.align, **options)
     with files.atomic_path(args.output, overwrite=args.force) as tmp:
         with h5py.File(tmp, "w") as f:
             d = f.create_dataset("volume_per_cm", data=rec.volume_per_cm, compression="gzip", shuffle=True)
             d.attrs.update({"units": "1/cm", "axes": "zyx"[3 - rec.volume_per_cm.ndim:],
                             "voxel_size_um": rec.voxel_size_um, "method": rec.method,
                             "parameters_json": json.dumps(dict(rec.parameters)), "source": str(source)})
+    centre = rec.parameters["centre_offset_px"]
     summary = {"input": str(source), "output": str(args.output), "method": rec.method,
                "shape": list(rec.volume_per_cm.shape), "voxel_size_um": rec.voxel_size_um,
-               "centre_offset_px": centre, "iterations": rec.iterations,
+               "centre_offset_px": centre, "centre_from": rec.parameters["centre_from"],
+               "iterations": rec.iterations,
                "mu_per_cm": {"min": float(rec.volume_per_cm.min()), "mean": float(rec.volume_per_cm.mean()),
-                             "max": float(rec.volume_per_cm.max())},
-               "jitter_px": None if shifts is None else [float(v) for v in shifts]}
+                             "max": float(rec.volume_per_cm.max())}}
     if args.json:
         _emit_json(summary, args.json, args.force)
     else:
         print(f"{source} -> {args.output}: {rec.method} reconstruction {rec.volume_per_cm.shape} of "
-              f"{rec.voxel_size_um:g} um voxels, centre offset {centre:.3f} px, mu in 1/cm "
-              f"[{summary['mu_per_cm']['min']:.4g}, {summary['mu_per_cm']['max']:.4g}]")
+              f"{rec.voxel_size_um:g} um voxels, centre offset {centre:.3f} px ({rec.parameters['centre_from']}), "
+              f"mu in 1/cm [{summary['mu_per_cm']['min']:.4g}, {summary['mu_per_cm']['max']:.4g}]")
     return EXIT_OK
 
 

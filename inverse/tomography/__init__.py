@@ -9,9 +9,9 @@
 
 from inverse.tomography.metrics import particle_metrics, summarise, void_metrics
 from inverse.tomography.preprocess import align_jitter, find_centre, normalise, remove_rings
-from inverse.tomography.reconstruct import Reconstruction, cgls, fbp, sirt, tv
+from inverse.tomography.reconstruct import Reconstruction, cgls, fbp, reconstruct_projections, sirt, tv
 from inverse.tomography.segment import multi_otsu, otsu, segment_particles, tri_phase
 
 __all__ = ["Reconstruction", "align_jitter", "cgls", "fbp", "find_centre", "multi_otsu", "normalise", "otsu",
-           "particle_metrics", "remove_rings", "segment_particles", "sirt", "summarise", "tri_phase", "tv",
-           "void_metrics"]
+           "particle_metrics", "reconstruct_projections", "remove_rings", "segment_particles", "sirt", "summarise",
+           "tri_phase", "tv", "void_metrics"]

@@ -516,7 +516,8 @@ METHODS = ("fbp", "sirt", "cgls", "tv")
 
 def reconstruct_projections(projections: Projections, *, method: str = "fbp",
                             centre_offset_px: float | None = None, ring_strength: int | None = None,
-                            align: bool = False, min_transmission: float = 1e-6, **options) -> Reconstruction:
+                            align: bool = False, use_recorded_centre: bool = False, min_transmission: float = 1e-6,
+                            **options) -> Reconstruction:
     """Reconstruct a :class:`~forward.tomography.measurement.Projections` (simulated or read from a file).
 
     Flat/dark correction and -ln (:func:`~inverse.tomography.preprocess.normalise`; the flats are
@@ -529,9 +530,12 @@ def reconstruct_projections(projections: Projections, *, method: str = "fbp",
     method : {"fbp", "sirt", "cgls", "tv"}
         FBP is parallel-beam only.
     centre_offset_px : float, optional
-        Rotation-centre offset, columns. Default: the one the measurement
-        records (simulations), else, for parallel beam,
-        :func:`~inverse.tomography.preprocess.find_centre`, else (cone) 0.
+        Rotation-centre offset, columns. Default: for parallel beam
+        :func:`~inverse.tomography.preprocess.find_centre`, for cone beam 0.
+    use_recorded_centre : bool
+        Use the offset the measurement records (a simulation's truth, or a
+        beamline's calibration) instead of finding it; off by default so
+        that a simulated scan is reconstructed as a measured one would be.
     ring_strength : int, optional
         Apply :func:`~inverse.tomography.preprocess.remove_rings` with this
         window; None skips it.
@@ -575,7 +579,7 @@ def reconstruct_projections(projections: Projections, *, method: str = "fbp",
         _, p = preprocess.align_jitter(p, projections.angles_deg)
     if centre_offset_px is not None:
         centre, source = float(centre_offset_px), "argument"
-    elif projections.centre_offset_px is not None:
+    elif use_recorded_centre and projections.centre_offset_px is not None:
         centre, source = float(projections.centre_offset_px), "measurement"
     elif not cone:
         centre, source = preprocess.find_centre(p, projections.angles_deg), "find_centre"

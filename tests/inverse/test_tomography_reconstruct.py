@@ -321,8 +321,13 @@ def test_reconstruct_projections_uses_the_recorded_centre_and_the_options():
     flats = np.full((2, 1, 70), 1000.0, np.float32)
     measurement = Projections(1000.0 * np.exp(-line_integrals), angles, pixel_um, flats=flats,
                               darks=np.zeros((1, 1, 70), np.float32), centre_offset_px=offset)
-    rec = reconstruct_projections(measurement, method="cgls", iterations=30, output_shape=(1, n, n))
+    rec = reconstruct_projections(measurement, method="cgls", iterations=30, output_shape=(1, n, n),
+                                  use_recorded_centre=True)
     assert rec.parameters["centre_from"] == "measurement" and rec.method == "cgls" and rec.iterations == 30
+    # By default the centre is found from the data, as for a measured scan, and lands near the recorded one.
+    found = reconstruct_projections(measurement, output_shape=(1, n, n))
+    assert found.parameters["centre_from"] == "find_centre"
+    assert abs(found.parameters["centre_offset_px"] - offset) < 0.25
     assert np.sqrt(np.mean((rec.volume_per_cm - truth) ** 2)) < 0.05 * truth.max()
     ringed = reconstruct_projections(measurement, ring_strength=3, align=True, output_shape=(1, n, n))
     assert ringed.parameters["ring_strength"] == 3 and ringed.parameters["aligned"] is True

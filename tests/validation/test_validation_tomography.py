@@ -75,4 +75,4 @@ def test_fit_tomo_refuses_fbp_of_cone_beam(tmp_path, capsys):
                     geometry="cone", source_origin_um=100.0, source_detector_um=300.0)
     path = p.to_nxtomo(tmp_path / "cone.nxs")
     assert main(["fit", "tomo", str(path), "-o", str(tmp_path / "r.h5")]) == EXIT_USAGE
-    assert "--method fbp" in capsys.readouterr().err
+    assert "method='fbp'" in capsys.readouterr().err
