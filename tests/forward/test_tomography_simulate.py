@@ -24,6 +24,9 @@ VACUUM, NMC, AL = get("vacuum"), get("NMC811"), get("Al")
 
 
 def _twin(labels, voxel_um=1.0, material=NMC, **kw):
+    # A fixed creation time: the provenance goes into the metadata, and two twins built across a second
+    # boundary would otherwise differ there.
+    kw.setdefault("provenance", Provenance(created_utc="2026-01-01T00:00:00+00:00"))
     return Twin(np.asarray(labels, dtype=np.uint8), voxel_um, {0: VACUUM, 1: material}, **kw)
 
 
