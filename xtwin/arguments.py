@@ -41,6 +41,17 @@ def positive(name: str, value: Any, *, allow_zero: bool = False, unit: str = "")
     return v
 
 
+def finite(name: str, value: Any, *, unit: str = "") -> float:
+    """Return ``value`` as a float, refusing non-numbers, NaN and infinities (any sign allowed)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}={value!r}: expected a number{_in(unit)}") from None
+    if not np.isfinite(v):
+        raise ValueError(f"{name}={value!r}: expected a finite number{_in(unit)}")
+    return v
+
+
 def in_range(name: str, value: Any, low: float, high: float, *, unit: str = "") -> float:
     """Return ``value`` as a float, refusing it unless ``low <= value <= high``."""
     try:

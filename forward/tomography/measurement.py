@@ -132,14 +132,6 @@ def _optional(name: str, value: Any, check) -> Any:
     return None if value is None else check(name, value)
 
 
-def _finite(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}={value!r}: expected a number") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name}={value!r}: expected a finite number")
-    return v
 
 
 def _json_mapping(name: str, value: Any) -> Mapping[str, Any]:
@@ -256,7 +248,7 @@ class Projections:
             _set(self, "energy_kev", float(arguments.energies_kev("energy_kev", float(self.energy_kev))))
         _set(self, "exposure_s", _optional("exposure_s", self.exposure_s,
                                            lambda n, v: arguments.positive(n, v, unit="s")))
-        _set(self, "centre_offset_px", _optional("centre_offset_px", self.centre_offset_px, _finite))
+        _set(self, "centre_offset_px", _optional("centre_offset_px", self.centre_offset_px, arguments.finite))
         _set(self, "metadata", _json_mapping("metadata", self.metadata))
 
     # ------------------------------------------------------------------ shape

@@ -175,7 +175,7 @@ def simulate(twin: Twin, beam: Beam, detector: Detector, scan: Scan, *, geometry
         raise ValueError(f"scan.angles_deg: {angles.size} angles spanning only {span:.4g}; expected degrees "
                          "(e.g. 0 to 180), got what looks like radians")
     arguments.one_of("geometry", geometry, _GEOMETRIES)
-    offset = _finite("centre_offset_px", centre_offset_px)
+    offset = arguments.finite("centre_offset_px", centre_offset_px)
     jitter_std = arguments.positive("jitter_px", jitter_px, allow_zero=True, unit="output pixels")
     seed = arguments.integer("seed", seed, minimum=0)
     b = detector.binning
@@ -385,14 +385,6 @@ def _bad_pixels(detector: Detector, n_rows: int, n_cols: int) -> tuple[np.ndarra
 
 
 # ---------------------------------------------------------------------- bookkeeping
-def _finite(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}={value!r}: expected a number") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name}={value!r}: expected a finite number")
-    return v
 
 
 def _metadata(twin: Twin, beam: Beam, detector: Detector, scan: Scan, spectrum: Spectrum, **sim: Any) -> dict:

@@ -31,7 +31,6 @@ Conventions
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -276,12 +275,7 @@ def segment_particles(volume: Any, voxel_size_um: float, *, threshold: float | N
     if threshold is None:
         t = otsu(v)
     else:
-        try:
-            t = float(threshold)
-        except (TypeError, ValueError):
-            raise TypeError(f"threshold={threshold!r}: expected a number in the unit of volume or None") from None
-        if not math.isfinite(t):
-            raise ValueError(f"threshold={threshold!r}: expected a finite number in the unit of volume or None")
+        t = arguments.finite("threshold", threshold, unit="the unit of volume")
     min_size = arguments.integer("min_size_voxels", min_size_voxels, minimum=1)
     h = max(arguments.positive("h_um", h_um, unit="um") / voxel, _MIN_H_VOXELS)
 

@@ -63,3 +63,11 @@ def test_size_range():
         arguments.size_range("d", (3, 2))
     with pytest.raises(ValueError, match="d=-1"):
         arguments.size_range("d", (-1, 2))
+
+
+def test_finite():
+    assert arguments.finite("c", -2.5) == -2.5
+    with pytest.raises(ValueError, match="c=nan: expected a finite number"):
+        arguments.finite("c", float("nan"))
+    with pytest.raises(TypeError, match="c='x': expected a number"):
+        arguments.finite("c", "x")
