@@ -53,6 +53,7 @@ class Section:
 
     @property
     def passed(self) -> bool:
+        """True unless the section's validation report failed."""
         return self.report is None or self.report.passed
 
 

@@ -566,6 +566,7 @@ class ParallelProjector:
 
     @property
     def nz(self) -> int:
+        """Slices along the rotation axis (1 for a 2D slice)."""
         return self.shape[0] if len(self.shape) == 3 else 1
 
     @property

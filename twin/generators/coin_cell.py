@@ -93,6 +93,7 @@ class _Ring:
     z_hi: float
 
     def flipped(self, height: float) -> _Ring:
+        """The same ring mirrored in z about the middle of a cell of ``height`` um."""
         return _Ring(self.r_in, self.r_out, height - self.z_hi, height - self.z_lo)
 
 
