@@ -111,9 +111,9 @@ def load(path: str | os.PathLike) -> Twin:
     try:
         with f:
             return _read(f, p)
+    except TwinFileError:
+        raise
     except (KeyError, OSError, ValueError, TypeError) as err:
-        if isinstance(err, TwinFileError):
-            raise
         raise TwinFileError(f"{p}: damaged or incomplete xtwin twin file: {err}") from None
 
 

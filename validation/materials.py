@@ -61,7 +61,8 @@ def _nist_mu_rho(table: str, energy_kev: float | np.ndarray) -> np.ndarray:
 
 def _attenuation_checks() -> list[Check]:
     checks = []
-    for table, material in _xtwin_materials().items():
+    tables = _xtwin_materials()
+    for table, material in tables.items():
         mu_xtwin = material.mass_attenuation_cm2_g(np.array(NIST_ENERGIES_KEV))
         mu_nist = _nist_mu_rho(table, np.array(NIST_ENERGIES_KEV))
         for e, value, truth in zip(NIST_ENERGIES_KEV, mu_xtwin, mu_nist):
@@ -71,7 +72,7 @@ def _attenuation_checks() -> list[Check]:
                     + (", Al2O3 by the mixture rule of Al and O with w_Al = 0.5293" if table == "Al2O3" else "")
                     + "; 3 % covers XCOM versions (xraylib holds XCOM via elam.dat) and interpolation"))
     for table, e, truth in PUBLISHED_MU_RHO:
-        material = _xtwin_materials()[table]
+        material = tables[table]
         checks.append(Check(
             f"published_mu_rho_{table}_{e:g}keV", float(material.mass_attenuation_cm2_g(e)), 0.03, truth=truth,
             unit="cm2/g",
@@ -149,8 +150,9 @@ def _write_plot(path: Path) -> None:
     fig = Figure(figsize=(6.0, 4.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    tables = _xtwin_materials()
     for (table, label), color in zip(_PLOT_TABLES, ("C0", "C1", "C2")):
-        material = _xtwin_materials()[table]
+        material = tables[table]
         # Sample both sides of each edge so that the jump is drawn vertical.
         edges = np.array([e for e in material.edges_kev().values() if 1.0 < e < 150.0])
         energy_kev = np.sort(np.concatenate([np.geomspace(1.0, 150.0, 400), edges * (1 - 1e-6),

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from forward.instrument import Beam, Detector, Scan
 from forward.tomography.simulate import simulate
@@ -85,14 +86,14 @@ def run(*, seed: int = 0, out_dir: str | Path | None = None) -> Report:
     true_voids = twin.labels == twin.label_of("void (internal)")
     truth = particle_metrics(true_labels, twin.voxel_size_um, voids=true_voids)
     truth_voids = void_metrics(true_labels, true_voids, twin.voxel_size_um)
+    summary, truth_summary = summarise(recovered, recovered_voids), summarise(truth, truth_voids)
     checks = _checks(twin, measured, shifts, centre, volume, labels, true_labels, voids, true_voids,
-                     recovered, truth, summarise(recovered, recovered_voids), summarise(truth, truth_voids))
+                     recovered, truth, summary, truth_summary)
     timings["compare"] = time.perf_counter() - start
 
     artefacts = []
     if out_dir is not None:
-        artefacts = _artefacts(Path(out_dir), twin, volume, labels, voids, summarise(recovered, recovered_voids),
-                               summarise(truth, truth_voids))
+        artefacts = _artefacts(Path(out_dir), twin, volume, labels, voids, summary, truth_summary)
     return Report("tomo", checks, seed=seed, timings_s=timings, artefacts=artefacts)
 
 
@@ -109,8 +110,6 @@ def _matching(true_labels: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def _void_matches(true_voids: np.ndarray, voids: np.ndarray) -> tuple[int, int, int, int]:
     """(true voids found, true voids, found voids that are real, found voids), by voxel overlap."""
-    from scipy import ndimage
-
     structure = np.ones((3, 3, 3), bool)
     t_lab, n_t = ndimage.label(true_voids, structure)
     r_lab, n_r = ndimage.label(voids, structure)
@@ -124,8 +123,6 @@ def _checks(twin, measured, shifts, centre, volume, labels, true_labels, voids, 
     mu_true = float(twin.phases[twin.label_of("NMC622")].linear_attenuation_per_cm(ENERGY_KEV))
     solid = (twin.labels == twin.label_of("NMC622"))
     # Erode the solid by two voxels so that the interior mean is free of edge blur.
-    from scipy import ndimage
-
     interior = ndimage.binary_erosion(solid, iterations=2)
     jitter_true = np.asarray(measured.metadata["simulation"]["jitter_px"])
     jitter_error = float(np.sqrt(np.mean((shifts - (jitter_true - jitter_true.mean())) ** 2)))

@@ -116,6 +116,29 @@ def energies_kev(name: str, value: Any) -> np.ndarray:
     return e
 
 
+#: More angles than this spanning at most 2 pi are taken for radians (a few may be a limited-angle scan).
+RADIANS_MIN_ANGLES = 8
+
+
+def angles_deg(value: Any, n: int | None = None) -> np.ndarray:
+    """Return projection angles in degrees as a 1D float array, refusing what looks like radians.
+
+    Refuses an empty or non-finite set, a count other than ``n`` (one angle
+    per projection), and more than :data:`RADIANS_MIN_ANGLES` angles that
+    span at most 2 pi.
+    """
+    a = array("angles_deg", value, ndim=(1,), dtype_kind="iuf", finite=True).astype(float)
+    if a.size == 0:
+        raise ValueError("angles_deg: expected at least one projection angle")
+    if n is not None and a.size != n:
+        raise ValueError(f"angles_deg: expected {n} angles, one angle per projection, got {a.size}")
+    span = float(np.ptp(a))
+    if a.size > RADIANS_MIN_ANGLES and 0 < span <= 2 * np.pi + 1e-9:
+        raise ValueError(f"angles_deg: the angles span only {span:.4g}; expected degrees (e.g. 0-180) for these "
+                         f"{a.size} angles, got what looks like radians (multiply by 180/pi)")
+    return a
+
+
 def array(name: str, value: Any, *, ndim: Iterable[int] | None = None, shape: tuple | None = None,
           dtype_kind: str | None = None, finite: bool = False) -> np.ndarray:
     """Return ``value`` as an ndarray after checking its rank, shape, dtype kind and finiteness.

@@ -36,9 +36,9 @@ def _materials(args: argparse.Namespace) -> int:
     rows = []
     for name in materials.names():
         m = materials.get(name)
+        mu_rho = float(m.mass_attenuation_cm2_g(args.energy_kev))
         rows.append({"name": m.name, "formula": m.formula or "", "density_g_cm3": m.density_g_cm3,
-                     "mu_rho_cm2_g": float(m.mass_attenuation_cm2_g(args.energy_kev)),
-                     "mu_per_cm": float(m.linear_attenuation_per_cm(args.energy_kev)),
+                     "mu_rho_cm2_g": mu_rho, "mu_per_cm": mu_rho * m.density_g_cm3,
                      "electron_density_per_A3": m.electron_density_per_A3(),
                      "density_source": m.density_source})
     if args.json:

@@ -71,8 +71,6 @@ _TIFF_SCHEMA = "xtwin.tomo.tiff"
 _NX_SCHEMA = "xtwin.tomo.nxtomo"
 _SCHEMA_VERSION = 1
 _GEOMETRIES = ("parallel", "cone")
-#: A full set of angles (more than this many) spanning at most 2 pi is taken for radians.
-_RADIANS_MIN_ANGLES = 8
 _COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 #: Length units seen in NeXus and Data Exchange files, in micrometres.
 _LENGTH_UM = {"m": 1e6, "metre": 1e6, "meter": 1e6, "cm": 1e4, "mm": 1e3, "um": 1.0, "µm": 1.0, "μm": 1.0,
@@ -116,14 +114,7 @@ def _counts(name: str, value: Any, *, required: bool = True) -> np.ndarray | Non
 
 
 def _angles_deg(value: Any, n: int) -> np.ndarray:
-    a = arguments.array("angles_deg", value, ndim=(1,), dtype_kind="iuf", finite=True).astype(float)
-    if a.shape != (n,):
-        raise ValueError(f"angles_deg: expected one angle per projection, shape ({n},), got {a.shape}")
-    span = float(np.ptp(a)) if a.size else 0.0
-    if a.size > _RADIANS_MIN_ANGLES and 0 < span <= 2 * math.pi:
-        raise ValueError(f"angles_deg: {a.size} angles spanning only {span:.4g}; expected degrees "
-                         f"(e.g. 0 to 180), got what looks like radians (multiply by 180/pi)")
-    a = a.copy()
+    a = arguments.angles_deg(value, n).copy()
     a.flags.writeable = False
     return a
 

@@ -500,15 +500,6 @@ def _cone_adjoint(proj, cos, sin, sod, sdd, u, v, s, acc):
 
 
 # ---------------------------------------------------------------------- operators
-def _angles_rad(angles_deg) -> np.ndarray:
-    a = arguments.array("angles_deg", angles_deg, ndim=(1,), dtype_kind="iuf", finite=True)
-    if a.size == 0:
-        raise ValueError("angles_deg: expected at least one projection angle")
-    if np.ptp(a) <= 2 * np.pi + 1e-9 and a.size > 8 and np.ptp(a) > 0:
-        # A full set of angles spanning at most 2 pi looks like radians.
-        raise ValueError(f"angles_deg: the angles span only {np.ptp(a):.4g}; expected degrees (e.g. 0-180), "
-                         f"got what looks like radians")
-    return np.radians(a.astype(float))
 
 
 class ParallelProjector:
@@ -546,7 +537,7 @@ class ParallelProjector:
             raise ValueError(f"shape={shape!r}: expected (ny, nx) or (nz, ny, nx)")
         self.voxel_size = arguments.positive("voxel_size", voxel_size)
         self.pixel_size = self.voxel_size if pixel_size is None else arguments.positive("pixel_size", pixel_size)
-        self.angles_rad = _angles_rad(angles_deg)
+        self.angles_rad = np.radians(arguments.angles_deg(angles_deg))
         ny, nx = self.shape[-2:]
         default = math.ceil(math.hypot(ny, nx) * self.voxel_size / self.pixel_size)
         self.n_columns = default if n_columns is None else arguments.integer("n_columns", n_columns, minimum=1)
@@ -703,7 +694,7 @@ class ConeProjector:
         if len(self.shape) != 3:
             raise ValueError(f"shape={shape!r}: expected (nz, ny, nx) for a cone-beam volume")
         self.voxel_size = arguments.positive("voxel_size", voxel_size)
-        self.angles_rad = _angles_rad(angles_deg)
+        self.angles_rad = np.radians(arguments.angles_deg(angles_deg))
         self.source_origin = arguments.positive("source_origin", source_origin)
         self.source_detector = arguments.positive("source_detector", source_detector)
         nz, ny, nx = self.shape

@@ -82,9 +82,6 @@ __all__ = ["HOT_PIXEL_COUNTS", "simulate"]
 HOT_PIXEL_COUNTS = 65535.0
 #: Elements of one working array (float64): bounds memory to a few hundred MB whatever the scan.
 _CHUNK_ELEMENTS = 1 << 22
-#: Chunks of a scan hold at most this many angles, so that a chunk never looks like radians
-#: to the projector (it refuses more than 8 angles spanning less than 2 pi).
-_MAX_CHUNK_ANGLES = 8
 #: FWHM of a Gaussian in units of its standard deviation, 2 sqrt(2 ln 2).
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _GEOMETRIES = ("parallel", "cone")
@@ -169,11 +166,7 @@ def simulate(twin: Twin, beam: Beam, detector: Detector, scan: Scan, *, geometry
     if scan.raster_shape is not None:
         raise ValueError(f"scan.raster_shape={scan.raster_shape!r}: expected None; raster (mosaic) scans are "
                          "not simulated by tomography")
-    angles = scan.angles_deg
-    span = float(np.ptp(angles))
-    if angles.size > _MAX_CHUNK_ANGLES and 0 < span <= 2 * math.pi:
-        raise ValueError(f"scan.angles_deg: {angles.size} angles spanning only {span:.4g}; expected degrees "
-                         "(e.g. 0 to 180), got what looks like radians")
+    angles = arguments.angles_deg(scan.angles_deg)
     arguments.one_of("geometry", geometry, _GEOMETRIES)
     offset = arguments.finite("centre_offset_px", centre_offset_px)
     jitter_std = arguments.positive("jitter_px", jitter_px, allow_zero=True, unit="output pixels")
@@ -224,16 +217,15 @@ def simulate(twin: Twin, beam: Beam, detector: Detector, scan: Scan, *, geometry
 
     expected = np.empty((angles.size, rows_b, cols_b))
     row_of_slice = _row_map(twin, pixel_um, n_rows) if geometry == "parallel" and twin.ndim == 3 else None
-    chunk = max(1, _CHUNK_ELEMENTS // (n_rows * n_cols))
-    if chunk < angles.size:
-        chunk = min(chunk, _MAX_CHUNK_ANGLES)
-    starts = range(0, angles.size, chunk)
+    n_chunks = -(-angles.size // max(1, _CHUNK_ELEMENTS // (n_rows * n_cols)))
+    starts = range(n_chunks)
     if progress:
         from tqdm import tqdm
 
         starts = tqdm(starts, desc="simulate tomo", unit="chunk")
     for start in starts:
-        sel = slice(start, start + chunk)
+        # Every n_chunks-th angle: each chunk spans the whole arc, as the scan does.
+        sel = slice(start, None, n_chunks)
         if geometry == "parallel":
             projector = ParallelProjector(twin.shape, twin.voxel_size_um, angles[sel], n_columns=n_cols,
                                           pixel_size=pixel_um, centre_offset_px=offset * b)

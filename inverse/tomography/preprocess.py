@@ -66,16 +66,9 @@ def check_projections(name: str, value, *, finite: bool = True) -> np.ndarray:
 def check_angles(angles_deg, n_angles: int) -> np.ndarray:
     """Return the projection angles in degrees as a float array of length ``n_angles``.
 
-    Refuses NaN, a length that does not match the projections, and angles
-    that look like radians (more than 8 angles spanning at most 2 pi).
+    See :func:`xtwin.arguments.angles_deg` for what is refused.
     """
-    a = arguments.array("angles_deg", angles_deg, ndim=(1,), dtype_kind="iuf", finite=True).astype(float)
-    if a.size != n_angles:
-        raise ValueError(f"angles_deg: expected {n_angles} angles (one per projection), got {a.size}")
-    if a.size > 8 and 0 < np.ptp(a) <= 2 * np.pi + 1e-9:
-        raise ValueError(f"angles_deg: the {a.size} angles span only {np.ptp(a):.4g}; expected degrees "
-                         f"(e.g. 0-180), got what looks like radians")
-    return a
+    return arguments.angles_deg(angles_deg, n_angles)
 
 
 # ---------------------------------------------------------------------- flat/dark and -log
