@@ -13,7 +13,8 @@ from pathlib import Path
 from validation.report import Check, Report
 
 #: Modality name -> module holding its ``run``.
-MODALITIES = {"materials": "validation.materials", "tomo": "validation.tomography"}
+MODALITIES = {"materials": "validation.materials", "tomo": "validation.tomography",
+              "conduction": "validation.conduction"}
 
 
 def run(modality: str, *, seed: int = 0, out_dir: str | Path | None = None) -> Report:

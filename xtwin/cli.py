@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 import xtwin
 from xtwin import files
 
@@ -239,6 +241,104 @@ def _fit_tomo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _conductivity(args: argparse.Namespace):
+    from forward.conduction import Conductivity
+
+    phases = {}
+    for item in args.phase or ():
+        label, _, sigma = item.partition("=")
+        try:
+            phases[int(label)] = float(sigma)
+        except ValueError:
+            raise ValueError(f"--phase {item!r}: expected LABEL=SIGMA_S_PER_M, e.g. 1=0.5") from None
+    return Conductivity(sigma_ip_S_per_m=args.sigma_ip_S_per_m, anisotropy=args.anisotropy, gb_ratio=args.gb_ratio,
+                        gb_thickness_nm=args.gb_thickness_nm, backbone_ratio=args.backbone_ratio, model=args.model,
+                        phase_S_per_m=phases, backbone_phases=tuple(args.backbone or ()))
+
+
+def _simulate_conduction(args: argparse.Namespace) -> int:
+    from forward.conduction import conductivity_field, solve, twin_electrodes
+    from forward.conduction.boundaries import boundary_table
+    from forward.conduction.io import save_solution
+    from twin import io
+    from twin.orientations import c_axes
+
+    t = io.load(args.twin)
+    field = conductivity_field(t, _conductivity(args), thickness_um=args.thickness_um)
+    solution = solve(field, twin_electrodes(t, args.voltage_V), method=args.method)
+    rows = []
+    if t.grain_ids is not None and t.n_grains:
+        table = boundary_table(field, solution, c_axes=c_axes(t.orientations))
+        rows = table.rows(table.top(args.top))
+    if args.output:
+        save_solution(solution, args.output, voxel_size_um=t.voxel_size_um, overwrite=args.force)
+    if args.png:
+        from forward.conduction.render import current_map_png
+
+        current_map_png(solution, t.grain_ids if t.grain_ids is not None else np.full(t.shape, -1), t.voxel_size_um,
+                        args.png, boundaries=table if rows else None, overwrite=args.force)
+    summary = {"twin": str(args.twin), "total_current_A": solution.total_current_A,
+               "conductance_S": solution.conductance_S,
+               "electrodes": {n: {"potential_V": float(v), "current_A": float(i)} for n, v, i in
+                              zip(solution.electrode_names, solution.electrode_potential_V,
+                                  solution.electrode_current_A)},
+               "conservation_rel": solution.conservation_rel, "solver": solution.solve.method,
+               "unknowns": solution.solve.unknowns, "top_boundaries": rows}
+    if args.json:
+        _emit_json(summary, args.json, args.force)
+    else:
+        print(f"{args.twin}: I = {solution.total_current_A:.6g} A at {np.ptp(solution.electrode_potential_V):g} V "
+              f"(G = {solution.conductance_S:.6g} S), Kirchhoff residual {solution.conservation_rel:.1e}, "
+              f"{solution.solve.unknowns} unknowns ({solution.solve.method})")
+        if rows:
+            print(f"{'rank':>4s} {'grains':>9s} {'GB drop V':>10s} {'contrast':>8s} {'type':>4s} {'behaviour':>9s}")
+            for rank, r in enumerate(rows, start=1):
+                print(f"{rank:4d} {r['grains'][0]:4d}/{r['grains'][1]:<4d} {r['gb_drop_V']:10.4g} "
+                      f"{r['contrast']:8.3f} {r['type']:>4s} {r['behaviour']:>9s}")
+    return EXIT_OK
+
+
+def _read_labels(source: Path) -> tuple[np.ndarray, float | None]:
+    """Labels from a twin HDF5, a .npy array, or a TIFF file/folder; the voxel size when the file holds it."""
+    if source.is_dir() or source.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        paths = sorted(source.glob("*.tif*")) if source.is_dir() else [source]
+        if not paths:
+            raise FileNotFoundError(f"{source}: no .tif/.tiff files in this folder")
+        return np.squeeze(np.stack([tifffile.imread(p) for p in paths])), None
+    if source.suffix == ".npy":
+        return np.load(source, allow_pickle=False), None
+    from twin import io
+
+    t = io.load(source)
+    return t.labels, t.voxel_size_um
+
+
+def _fit_conduction(args: argparse.Namespace) -> int:
+    from forward.conduction import effective_conductivity, field_from_labels
+
+    labels, voxel = _read_labels(args.input)
+    voxel = args.voxel_size_um or voxel
+    if voxel is None:
+        raise ValueError(f"{args.input}: the file holds no voxel size; pass --voxel-size-um")
+    phases = {int(p): args.sigma_S_per_m for p in args.conducting}
+    result = effective_conductivity(field_from_labels(labels, phases, voxel_size_um=voxel), args.axis,
+                                    method=args.method)
+    summary = {"input": str(args.input), "shape": list(labels.shape), "voxel_size_um": voxel, "axis": args.axis,
+               "conducting_labels": sorted(phases), "sigma_0_S_per_m": args.sigma_S_per_m,
+               "sigma_eff_S_per_m": result.sigma_eff_S_per_m, "relative_conductivity":
+               result.sigma_eff_S_per_m / args.sigma_S_per_m, "volume_fraction": result.conducting_fraction,
+               "tortuosity": result.tortuosity_factor, "conservation_rel": result.solution.conservation_rel}
+    if args.json:
+        _emit_json(summary, args.json, args.force)
+    else:
+        print(f"{args.input}: axis {args.axis}, volume fraction {result.conducting_fraction:.4f}, "
+              f"sigma_eff/sigma_0 = {summary['relative_conductivity']:.5g}, "
+              f"tortuosity factor tau = {result.tortuosity_factor:.5g}")
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     import validation
 
@@ -257,6 +357,20 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"  {s['name']:12s} {'passed' if s['passed'] else 'FAILED'}  ({summary['timings_s'][s['name']]:.1f} s)")
     print(f"wrote {Path(args.out) / 'report.html'} and {Path(args.out) / 'summary.json'}")
     return EXIT_OK if summary["passed"] else EXIT_FAILED
+
+
+def _add_conductivity_options(q: argparse.ArgumentParser) -> None:
+    from forward.conduction.properties import SIGMA_IP_S_PER_M
+
+    q.add_argument("--sigma-ip-S-per-m", type=float, default=SIGMA_IP_S_PER_M, help="in-plane conductivity")
+    q.add_argument("--anisotropy", type=float, default=1e3, help="sigma_ip / sigma_op (default 1e3)")
+    q.add_argument("--gb-ratio", type=float, default=20.0, help="sigma_ip / sigma_GB (default 20; inf: no GB)")
+    q.add_argument("--gb-thickness-nm", type=float, default=1.0)
+    q.add_argument("--backbone-ratio", type=float, default=250.0, help="sigma_ip / sigma_backbone (default 250)")
+    q.add_argument("--backbone", type=int, nargs="*", metavar="LABEL", help="labels conducting as the backbone "
+                   "(5, the lamella frame: the thesis' full system)")
+    q.add_argument("--model", choices=("auto", "tensor", "thin_film", "thesis"), default="auto")
+    q.add_argument("--phase", nargs="*", metavar="LABEL=S_PER_M", help="isotropic conductivity of other phases")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -358,6 +472,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--force", action="store_true")
     q.set_defaults(func=_simulate_tomo)
+    q = sim_sub.add_parser("conduction", help="DC potentials and currents between a twin's electrodes "
+                                              "(resistor network, seeds/003)")
+    q.add_argument("twin", type=Path, help="twin HDF5 file with electrodes (e.g. `twin build polycrystal --lamella`)")
+    q.add_argument("--voltage-V", type=float, default=1.0, help="potential of the positive electrode (default 1 V)")
+    _add_conductivity_options(q)
+    q.add_argument("--thickness-um", type=float, default=None, help="thickness of a 2D twin (default one voxel)")
+    q.add_argument("--method", choices=("auto", "direct", "amg"), default="auto")
+    q.add_argument("--top", type=int, default=5, help="grain boundaries listed (largest drops first)")
+    q.add_argument("-o", "--output", type=Path, default=None, help="solution as .h5 (HDF5) or .vti (ParaView)")
+    q.add_argument("--png", type=Path, default=None, help="current-density map PNG")
+    common(q)
+    q.set_defaults(func=_simulate_conduction)
 
     p = sub.add_parser("fit", help="apply an inverse solver to measured or simulated data")
     fit_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
@@ -374,6 +500,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--align", action="store_true", help="estimate and undo per-projection jitter")
     common(q)
     q.set_defaults(func=_fit_tomo)
+    q = fit_sub.add_parser("conduction", help="effective conductivity and tortuosity factor of a labelled volume")
+    q.add_argument("input", type=Path, help="labels: twin HDF5, .npy, a TIFF stack file or a folder of TIFFs")
+    q.add_argument("--conducting", type=int, nargs="+", required=True, metavar="LABEL",
+                   help="label(s) of the conducting phase")
+    q.add_argument("--axis", type=int, default=0, help="array axis of the potential difference (default 0)")
+    q.add_argument("--sigma-S-per-m", type=float, default=1.0, help="conductivity of the conducting phase")
+    q.add_argument("--voxel-size-um", type=float, default=None, help="voxel edge when the file lacks it")
+    q.add_argument("--method", choices=("auto", "direct", "amg"), default="auto")
+    common(q)
+    q.set_defaults(func=_fit_conduction)
 
     p = sub.add_parser("validate", help="run a validation and report each check against its tolerance")
     p.add_argument("modality", choices=sorted(validation.MODALITIES))

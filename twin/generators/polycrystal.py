@@ -16,6 +16,7 @@ Figures 4.1 and 4.15.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -26,7 +27,7 @@ from twin.generators.geometry import ball_window, laguerre_labels
 from xtwin import arguments
 
 #: Phase labels of the twin.
-VOID, ELECTROLYTE, ZRO2, NEGATIVE_ELECTRODE, POSITIVE_ELECTRODE = 0, 1, 2, 3, 4
+VOID, ELECTROLYTE, ZRO2, NEGATIVE_ELECTRODE, POSITIVE_ELECTRODE, BACKBONE = 0, 1, 2, 3, 4, 5
 
 # Poisson-Voronoi cells: mean equivalent diameter / equivalent diameter of the mean cell measure, for cell
 # measures following a gamma law of shape k = (3 d + 1) / 2 (Ferenc and Neda, Physica A 385 (2007) 518):
@@ -43,6 +44,7 @@ def polycrystal(*, ndim: int = 2, field_of_view_um: tuple[float, ...] | None = N
                 fibre_axis: tuple[float, float, float] = (0.0, 0.0, 1.0), void_fraction: float = 0.02,
                 void_diameter_um: float = 0.5, zro2_fraction: float = 0.05, zro2_diameter_um: float = 0.2,
                 lamella: bool = False, electrode_thickness_um: float = 0.25, electrode_gap_um: float = 0.5,
+                frame_width_um: float = 0.0,
                 electrolyte: str = "Na-beta''-alumina", negative_electrode: str = "Au",
                 positive_electrode: str = "Cu", seed: int = 0) -> Twin:
     """A 2D or 3D polycrystal of a layered solid electrolyte with voids, ZrO2 and optional electrodes.
@@ -111,6 +113,11 @@ def polycrystal(*, ndim: int = 2, field_of_view_um: tuple[float, ...] | None = N
         Width of each electrode strip, um, at least one voxel.
     electrode_gap_um : float
         Gap between the electrodes at the corner where their edges meet, um (> 0).
+    frame_width_um : float
+        Width of the lamella's thick frame (bottom and right edges), um.
+        0 (none) is the thesis' reduced system. Its voxels get label 5 (the electrolyte's material, no grains): the
+        thesis' full system gives them an isotropic conductivity
+        sigma_ip/250 (seeds/003, sections 4.2.2 and 4.5). Lamella only.
     electrolyte : str
         Registry name of the grains' material.
     negative_electrode, positive_electrode : str
@@ -124,7 +131,7 @@ def polycrystal(*, ndim: int = 2, field_of_view_um: tuple[float, ...] | None = N
     -------
     Twin
         Labels (uint8): 0 void (vacuum), 1 electrolyte, 2 ZrO2, and with a
-        lamella 3 negative and 4 positive electrode. ``grain_ids`` (int32,
+        lamella 3 negative and 4 positive electrode, 5 its frame. ``grain_ids`` (int32,
         -1 for voids, ZrO2 and electrodes) and ``orientations`` (quaternions,
         crystal -> sample). Truth:
 
@@ -175,10 +182,14 @@ def polycrystal(*, ndim: int = 2, field_of_view_um: tuple[float, ...] | None = N
     ``x = electrode_gap_um`` to the right end, ``electrode_thickness_um``
     deep; the positive electrode (the contact to the Cu grid) covers the
     left edge from the bottom up to ``electrode_gap_um`` below the negative
-    strip. In 3D both strips run through the whole z range. The twin is the
-    thesis' "reduced system" (section 4.5): the thick frame ("backbone",
-    sigma_ip/250) around the window is not modelled; the positive contact
-    stands for the path from the grid through the frame.
+    strip. In 3D both strips run through the whole z range. Without a
+    frame the twin is the thesis' "reduced system" (section 4.5): the thick
+    frame ("backbone", sigma_ip/250) around the window is not modelled and
+    the positive contact stands for the path from the grid through the
+    frame. With ``frame_width_um > 0`` the box holds the window plus a frame
+    of that width along its bottom and right edges (the electrode strips
+    run on over it), so one twin serves both the reduced system (frame
+    blocking) and the full system (frame conducting).
 
     Cost: O(N log n_grains) per tessellation (k-d tree), at most eight
     (usually 1-3); O(N) for boundaries, junctions and tables (N voxels);
@@ -222,6 +233,12 @@ def polycrystal(*, ndim: int = 2, field_of_view_um: tuple[float, ...] | None = N
         raise TypeError(f"lamella={lamella!r}: expected True or False")
     thickness = arguments.positive("electrode_thickness_um", electrode_thickness_um, unit="um")
     gap = arguments.positive("electrode_gap_um", electrode_gap_um, unit="um")
+    frame = arguments.positive("frame_width_um", frame_width_um, allow_zero=True, unit="um")
+    if frame > 0 and not lamella:
+        raise ValueError(f"frame_width_um={frame_width_um!r}: a frame belongs to a lamella; pass lamella=True")
+    if frame > 0 and frame + thickness + gap > fov[-2:].min() / 2:
+        raise ValueError(f"frame_width_um={frame_width_um!r}: expected frame + electrode thickness + gap <= half "
+                         f"the smaller in-plane edge ({fov[-2:].min() / 2:g} um)")
     if lamella:
         if thickness < voxel:
             raise ValueError(f"electrode_thickness_um={electrode_thickness_um!r}: expected at least one voxel "
@@ -236,6 +253,8 @@ def polycrystal(*, ndim: int = 2, field_of_view_um: tuple[float, ...] | None = N
     if lamella:
         phases[NEGATIVE_ELECTRODE] = materials.named("negative_electrode", negative_electrode)
         phases[POSITIVE_ELECTRODE] = materials.named("positive_electrode", positive_electrode)
+    if frame > 0:
+        phases[BACKBONE] = dataclasses.replace(phases[ELECTROLYTE], name=f"{phases[ELECTROLYTE].name} (frame)")
     rng = np.random.default_rng(seed)
 
     shape = tuple(int(n) for n in np.maximum(np.round(fov / voxel), 1).astype(int))
@@ -248,6 +267,12 @@ def polycrystal(*, ndim: int = 2, field_of_view_um: tuple[float, ...] | None = N
             labels[_box_mask(shape, voxel, boxes[name])] = value
             truth[f"electrodes/{name}_box_um"] = boxes[name]
             truth[f"electrodes/{name}_label"] = np.array(value)
+    if frame > 0:
+        mid = [(np.arange(n) + 0.5) * voxel for n in shape[-2:]]
+        in_frame = (mid[0][:, None] < frame) | (mid[1][None, :] > box[-1] - frame)
+        labels[(labels == ELECTROLYTE) & in_frame] = BACKBONE
+        truth["frame/width_um"] = np.array(frame)
+        truth["frame/label"] = np.array(BACKBONE)
     region = labels == ELECTROLYTE
 
     cells, seeds_um = _tessellate(shape, voxel, region, grain, tessellation == "laguerre", dispersion,
@@ -306,7 +331,7 @@ def polycrystal(*, ndim: int = 2, field_of_view_um: tuple[float, ...] | None = N
               "texture": texture, "texture_kappa": kappa, "fibre_axis": [float(a) for a in fibre_axis],
               "void_fraction": f_void, "void_diameter_um": d_void, "zro2_fraction": f_zro2,
               "zro2_diameter_um": d_zro2, "lamella": bool(lamella), "electrode_thickness_um": thickness,
-              "electrode_gap_um": gap, "electrolyte": electrolyte, "negative_electrode": negative_electrode,
+              "electrode_gap_um": gap, "frame_width_um": frame, "electrolyte": electrolyte, "negative_electrode": negative_electrode,
               "positive_electrode": positive_electrode}
     return Twin(labels, voxel, phases, grain_ids=ids, orientations=q, truth=truth,
                 provenance=Provenance("twin.generators.polycrystal.polycrystal", params, seed))
