@@ -23,9 +23,11 @@ drops and :mod:`forward.conduction.fem` for the full-tensor cross-check.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit, prange
 from scipy.sparse.csgraph import connected_components
 
 from forward.conduction.properties import Conductivity, ConductivityField, conductivity_field
@@ -90,8 +92,34 @@ class Electrode:
         return Electrode(self.name, potential_V, self.mask, self.face, self.contact_resistance_ohm_m2)
 
 
+class ElectrodeCurrents:
+    """Totals over the electrodes of a solution (network or finite elements) with ``electrode_names``,
+    ``electrode_potential_V`` and ``electrode_current_A`` (positive into the sample)."""
+
+    electrode_names: tuple[str, ...]
+    electrode_potential_V: np.ndarray
+    electrode_current_A: np.ndarray
+
+    @property
+    def total_current_A(self) -> float:
+        """Current through the sample: the sum of the currents entering it from electrodes, A."""
+        return float(np.clip(self.electrode_current_A, 0, None).sum())
+
+    @property
+    def conductance_S(self) -> float:
+        """Total current over the spread of electrode potentials, S (two-electrode conductance)."""
+        spread = float(np.ptp(self.electrode_potential_V))
+        return self.total_current_A / spread if spread > 0 else float("nan")
+
+    def current(self, name: str) -> float:
+        """Current from electrode ``name`` into the sample, A."""
+        if name not in self.electrode_names:
+            raise KeyError(f"electrode {name!r}: expected one of {self.electrode_names}")
+        return float(self.electrode_current_A[self.electrode_names.index(name)])
+
+
 @dataclass(frozen=True, eq=False)
-class NetworkSolution:
+class NetworkSolution(ElectrodeCurrents):
     """Potentials and currents of a solved network.
 
     Attributes
@@ -143,25 +171,6 @@ class NetworkSolution:
     floating_voxels: int
     solve: SolveInfo
 
-    @property
-    def total_current_A(self) -> float:
-        """Current through the sample: the sum of the currents entering it from electrodes, A."""
-        return float(np.clip(self.electrode_current_A, 0, None).sum())
-
-    @property
-    def conductance_S(self) -> float:
-        """Total current over the spread of electrode potentials, S (two-electrode conductance)."""
-        spread = float(np.ptp(self.electrode_potential_V))
-        return self.total_current_A / spread if spread > 0 else float("nan")
-
-    def current(self, name: str) -> float:
-        """Current from electrode ``name`` into the sample, A."""
-        return float(self.electrode_current_A[self._index(name)])
-
-    def _index(self, name: str) -> int:
-        if name not in self.electrode_names:
-            raise KeyError(f"electrode {name!r}: expected one of {self.electrode_names}")
-        return self.electrode_names.index(name)
 
 
 def solve(field: ConductivityField, electrodes: list[Electrode] | tuple[Electrode, ...], *,
@@ -189,14 +198,19 @@ def solve(field: ConductivityField, electrodes: list[Electrode] | tuple[Electrod
 
     Notes
     -----
-    Cost: O(N) to assemble (N voxels) plus the solve: direct for up to
-    2e5 unknowns, AMG-CG beyond (about 1 s per million unknowns in 2D on
-    this machine, see benchmarks/bench_conduction.py).
+    Cost: O(N) to assemble (N voxels; numba kernels build the clusters and
+    the CSR matrix row by row) plus the solve
+    (:func:`forward.conduction.solvers.solve_spd`: direct up to 2e4 unknowns
+    in 2D and 5e3 in 3D, AMG-CG beyond). To rtol 1e-8 on two cores the
+    1000 x 1000 benchmark polycrystal takes 2-3 s end to end (0.4-0.5 s
+    assembly and outputs) and the 200^3 one 11-23 s (3-4 s) with a 2.5-GB
+    peak; see
+    benchmarks/bench_conduction.py.
     """
     if not isinstance(field, ConductivityField):
         raise TypeError(f"field={field!r}: expected a ConductivityField")
     arguments.one_of("method", method, METHODS)
-    electrodes = _check_electrodes(field, electrodes)
+    electrodes = check_electrodes(field, electrodes)
     if current_A is not None:
         current_A = arguments.finite("current_A", current_A, unit="A")
         if current_A == 0:
@@ -209,36 +223,44 @@ def solve(field: ConductivityField, electrodes: list[Electrode] | tuple[Electrod
     for e, electrode in enumerate(electrodes):
         if electrode.mask is not None:
             owner[electrode.mask] = e
+    free = owner < 0
+    has_masks = not free.all()
     # Half-voxel resistance along each axis, inf where the voxel blocks or is electrode metal.
     with np.errstate(divide="ignore"):
-        half = [np.where(owner < 0, (h / 2) / (field.axial(k) * area), np.inf) for k in range(ndim)]
+        half = [np.where(free, (h / 2) / (field.axial(k) * area), np.inf) for k in range(ndim)]
     contact = np.array([e.contact_resistance_ohm_m2 / area for e in electrodes] + [0.0])
     r_gb = field.gb_resistance_ohm_m2 / area
     flat = np.arange(n, dtype=np.int64).reshape(shape)
 
-    rows, cols, vals = [], [], []                       # free-free resistors
-    d_node, d_cond, d_owner = [], [], []                # free-electrode resistors
+    # links[k] holds, at each voxel, the conductance of its face towards the +k neighbour (0 on the
+    # high boundary); the returned face_conductance_S are views of it.
+    links = np.zeros((ndim,) + shape)
     conductances = []
+    d_node, d_cond, d_owner = [], [], []                # free-electrode resistors
     for k in range(ndim):
         lo, hi = _face_slices(ndim, k)
         ra, rb = half[k][lo], half[k][hi]
-        ea, eb = owner[lo], owner[hi]
+        resistance = ra + rb
         grains_a, grains_b = field.grain_ids[lo], field.grain_ids[hi]
-        resistance = ra + rb + np.where((grains_a != grains_b) & (grains_a >= 0) & (grains_b >= 0), r_gb, 0.0)
-        # A face touching electrode metal: only the sample side's half resistance plus the contact.
-        resistance = np.where(ea >= 0, rb + contact[ea], resistance)
-        resistance = np.where(eb >= 0, ra + contact[eb], resistance)
-        resistance = np.where((ea >= 0) & (eb >= 0), np.inf, resistance)
+        resistance[(grains_a != grains_b) & (grains_a >= 0) & (grains_b >= 0)] += r_gb
+        if has_masks:
+            # A face touching electrode metal: only the sample side's half resistance plus the contact.
+            ea, eb = owner[lo], owner[hi]
+            touch_a, touch_b = ea >= 0, eb >= 0
+            resistance[touch_a] = rb[touch_a] + contact[ea[touch_a]]
+            resistance[touch_b] = ra[touch_b] + contact[eb[touch_b]]
+            resistance[touch_a & touch_b] = np.inf
+        g = links[(k,) + lo]
         with np.errstate(divide="ignore"):
-            g = 1.0 / resistance
+            np.divide(1.0, resistance, out=g)
+        del resistance
         conductances.append(g)
-        fa, fb = flat[lo], flat[hi]
-        free = (g > 0) & (ea < 0) & (eb < 0)
-        rows.append(fa[free]), cols.append(fb[free]), vals.append(g[free])
-        for side_owner, node in ((ea, fb), (eb, fa)):
-            link = (g > 0) & (side_owner >= 0)
-            d_node.append(node[link]), d_cond.append(g[link]), d_owner.append(side_owner[link])
+        if has_masks:
+            for side_owner, node in ((ea, flat[hi]), (eb, flat[lo])):
+                link = (g > 0) & (side_owner >= 0)
+                d_node.append(node[link]), d_cond.append(g[link]), d_owner.append(side_owner[link])
     face_links = []
+    face_node, face_cond = [], []                      # face-electrode resistors (not in links)
     for e, electrode in enumerate(electrodes):
         if electrode.face is None:
             continue
@@ -249,54 +271,67 @@ def solve(field: ConductivityField, electrodes: list[Electrode] | tuple[Electrod
         g = np.where(owner[boundary] < 0, g, 0.0)
         link = g > 0
         d_node.append(flat[boundary][link]), d_cond.append(g[link]), d_owner.append(np.full(link.sum(), e))
+        face_node.append(d_node[-1]), face_cond.append(d_cond[-1])
         face_links.append((e, boundary, g))
-    rows, cols, vals = (np.concatenate(a) for a in (rows, cols, vals))
-    d_node, d_cond, d_owner = np.concatenate(d_node), np.concatenate(d_cond), np.concatenate(d_owner).astype(int)
+    del half, flat
+    d_node = np.concatenate(d_node) if d_node else np.zeros(0, np.int64)
+    d_cond = np.concatenate(d_cond) if d_cond else np.zeros(0)
+    d_owner = np.concatenate(d_owner).astype(int) if d_owner else np.zeros(0, int)
 
     n_e = len(electrodes)
     potentials = np.array([e.potential_V for e in electrodes])
-    graph = sp.coo_matrix((np.ones(len(rows) + len(d_node)),
-                           (np.concatenate([rows, d_node]), np.concatenate([cols, n + d_owner]))),
-                          shape=(n + n_e, n + n_e))
+    # Clusters of free conducting voxels joined by conducting faces; a cluster is live when an
+    # electrode touches it, and electrodes joined through clusters form one group.
+    node = (free & (field.index >= 0)).ravel()
+    strides = np.array([int(np.prod(shape[k + 1:])) for k in range(ndim)], dtype=np.int64)
+    flat_links = links.reshape(ndim, n)
+    roots = _cluster_roots(flat_links, node, strides)
+    touched, cluster = np.unique(roots[d_node], return_inverse=True)
+    m_c = len(touched)
+    graph = sp.coo_matrix((np.ones(len(d_node)), (cluster, m_c + d_owner)), shape=(m_c + n_e, m_c + n_e))
     _, component = connected_components(graph, directed=False)
-    electrode_component = component[n:]
+    electrode_component = component[m_c:]
     spans = [np.ptp(potentials[electrode_component == c]) for c in np.unique(electrode_component)]
     if max(spans) == 0:
         raise ValueError("electrodes: no conducting path joins electrodes at different potentials "
                          "(blocking phases separate them, or all electrodes share one potential)")
-    conducting = (field.index >= 0) & (owner < 0)
-    live = conducting.ravel() & np.isin(component[:n], electrode_component)
-    floating = int(np.count_nonzero(conducting)) - int(np.count_nonzero(live))
+    is_touched = np.zeros(n, bool)
+    is_touched[touched] = True
+    live = node & is_touched[roots]
+    del roots, is_touched
+    floating = int(np.count_nonzero(node)) - int(np.count_nonzero(live))
 
-    # Unknowns: live free voxels, renumbered 0..m-1.
-    number = np.full(n, -1, np.int64)
-    number[live] = np.arange(int(np.count_nonzero(live)))
-    m = int(np.count_nonzero(live))
-    keep = live[rows] & live[cols]
-    i, j, g = number[rows[keep]], number[cols[keep]], vals[keep]
+    # Unknowns: live free voxels, renumbered 0..m-1 in voxel order; the matrix is built row by row.
+    number = np.cumsum(live, dtype=np.int64) - 1
+    m = int(number[-1]) + 1
+    extra = np.zeros(n)
+    if face_node:
+        np.add.at(extra, np.concatenate(face_node), np.concatenate(face_cond))
+    matrix = _network_matrix(flat_links, live, number, m, strides, extra)
+    del extra
     keep_d = live[d_node]
-    di, dg, de = number[d_node[keep_d]], d_cond[keep_d], d_owner[keep_d]
-    diagonal = np.bincount(i, g, m) + np.bincount(j, g, m) + np.bincount(di, dg, m)
-    matrix = sp.csr_matrix((np.concatenate([-g, -g, diagonal]),
-                            (np.concatenate([i, j, np.arange(m)]), np.concatenate([j, i, np.arange(m)]))),
-                           shape=(m, m))
-    rhs = np.bincount(di, dg * potentials[de], m)
+    rhs = np.bincount(number[d_node[keep_d]], d_cond[keep_d] * potentials[d_owner[keep_d]], m)
+    del number
     x, info = solve_spd(matrix, rhs, method=method, rtol=rtol)
 
     node_current = rhs - matrix @ x
     phi = np.full(n, np.nan)
     phi[live] = x
     phi = phi.reshape(shape)
-    for e, electrode in enumerate(electrodes):
+    for electrode in electrodes:
         if electrode.mask is not None:
             phi[electrode.mask] = electrode.potential_V
     currents, injected = [], np.zeros(n_e)
     for k in range(ndim):
         lo, hi = _face_slices(ndim, k)
-        current = np.nan_to_num(conductances[k] * (phi[lo] - phi[hi]))
+        current = np.subtract(phi[lo], phi[hi])
+        current *= conductances[k]
+        np.nan_to_num(current, copy=False)
         currents.append(current)
-        np.add.at(injected, owner[lo][owner[lo] >= 0], current[owner[lo] >= 0])
-        np.add.at(injected, owner[hi][owner[hi] >= 0], -current[owner[hi] >= 0])
+        if has_masks:
+            for side, sign in ((owner[lo], 1.0), (owner[hi], -1.0)):
+                touch = side >= 0
+                injected += sign * np.bincount(side[touch], current[touch], n_e)
     face_inflow = []
     for e, boundary, g in face_links:
         inflow = np.nan_to_num(g * (potentials[e] - phi[boundary]))
@@ -431,17 +466,27 @@ def effective_conductivity(field: ConductivityField, axis: int, *, method: str =
                                  epsilon * sigma_0 / sigma_eff if sigma_eff > 0 else float("inf"), solution)
 
 
-def _check_electrodes(field: ConductivityField, electrodes) -> list[Electrode]:
+def electrode_list(electrodes: Any, what: str = "electrodes") -> list[Electrode]:
+    """``electrodes`` as a list after the checks that need no grid: type, at least two, unique names, two potentials.
+
+    ``what`` names the argument in the error messages.
+    """
     if not isinstance(electrodes, (list, tuple)) or not all(isinstance(e, Electrode) for e in electrodes):
-        raise TypeError(f"electrodes={electrodes!r}: expected a list of Electrode")
+        raise TypeError(f"{what}={electrodes!r}: expected a list of forward.conduction.Electrode")
     if len(electrodes) < 2:
-        raise ValueError(f"electrodes: expected at least two, got {len(electrodes)}")
+        raise ValueError(f"{what}: expected at least two electrodes, got {len(electrodes)}")
     names = [e.name for e in electrodes]
     if len(set(names)) != len(names):
-        raise ValueError(f"electrodes: names must be unique, got {names}")
+        raise ValueError(f"{what}: electrode names must be unique, got {names}")
     if len({e.potential_V for e in electrodes}) < 2:
-        raise ValueError(f"electrodes: all at {electrodes[0].potential_V} V; expected at least two "
+        raise ValueError(f"{what}: all at {electrodes[0].potential_V} V; expected at least two "
                          f"distinct potentials")
+    return list(electrodes)
+
+
+def check_electrodes(field: ConductivityField, electrodes) -> list[Electrode]:
+    """Validate ``electrodes`` on ``field`` (shared by the network and FEM solvers); raises naming the fault."""
+    electrodes = electrode_list(electrodes)
     owner = np.full(field.shape, -1, np.int16)
     for e, electrode in enumerate(electrodes):
         if electrode.face is not None:
@@ -509,3 +554,108 @@ def _boundary_slice(ndim: int, axis: int, side: str) -> tuple:
     index: list = [slice(None)] * ndim
     index[axis] = 0 if side == "low" else -1
     return tuple(index)
+
+
+@njit(cache=True)
+def _cluster_roots(links, node, strides):
+    """Root (smallest voxel index) of every voxel's cluster: ``node`` voxels joined by faces with ``links > 0``.
+
+    Union-find over the faces towards the lower neighbour along each axis (a raster scan); ``links[k, q]``
+    is the conductance between voxel ``q`` and ``q + strides[k]``, 0 on the high boundary, so a neighbour
+    index that wraps around a grid line meets a zero link. Voxels outside ``node`` are their own root.
+    Cost: O(N ndim), sequential.
+    """
+    n = node.shape[0]
+    parent = np.arange(n)
+    for p in range(n):
+        if not node[p]:
+            continue
+        for k in range(strides.shape[0]):
+            q = p - strides[k]
+            if q < 0 or not node[q] or links[k, q] <= 0:
+                continue
+            a = p
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            b = q
+            while parent[b] != b:
+                parent[b] = parent[parent[b]]
+                b = parent[b]
+            if a < b:
+                parent[b] = a
+            elif b < a:
+                parent[a] = b
+    for p in range(n):
+        parent[p] = parent[parent[p]]
+    return parent
+
+
+@njit(parallel=True, cache=True)
+def _row_counts(links, live, strides, counts):
+    n = live.shape[0]
+    for p in prange(n):
+        if not live[p]:
+            continue
+        c = 1
+        for k in range(strides.shape[0]):
+            q = p - strides[k]
+            if q >= 0 and links[k, q] > 0 and live[q]:
+                c += 1
+            q = p + strides[k]
+            if q < n and links[k, p] > 0 and live[q]:
+                c += 1
+        counts[p] = c
+
+
+@njit(parallel=True, cache=True)
+def _row_fill(links, live, number, strides, extra, indptr, indices, data):
+    n = live.shape[0]
+    ndim = strides.shape[0]
+    for p in prange(n):
+        if not live[p]:
+            continue
+        row = number[p]
+        j = indptr[row]
+        diagonal = extra[p]
+        for k in range(ndim):                   # lower neighbours, largest stride first: increasing columns
+            q = p - strides[k]
+            if q >= 0:
+                g = links[k, q]
+                diagonal += g
+                if g > 0 and live[q]:
+                    indices[j] = number[q]
+                    data[j] = -g
+                    j += 1
+        centre = j
+        j += 1
+        for kk in range(ndim):                  # upper neighbours, smallest stride first
+            k = ndim - 1 - kk
+            g = links[k, p]
+            diagonal += g
+            q = p + strides[k]
+            if q < n and g > 0 and live[q]:
+                indices[j] = number[q]
+                data[j] = -g
+                j += 1
+        indices[centre] = row
+        data[centre] = diagonal
+
+
+def _network_matrix(links, live, number, m, strides, extra):
+    """Kirchhoff matrix of the live voxels (canonical CSR, m x m): ``-g`` between live neighbours, on the
+    diagonal the sum of all the voxel's face conductances (to live voxels and to electrode metal) plus
+    ``extra`` (its links to face electrodes). Cost: O(N ndim), parallel over voxels."""
+    counts = np.zeros(live.shape[0], np.int32)
+    _row_counts(links, live, strides, counts)
+    indptr = np.zeros(m + 1, np.int64)
+    np.cumsum(counts[live], out=indptr[1:])
+    del counts
+    index_type = np.int32 if indptr[-1] < 2**31 and m < 2**31 else np.int64
+    indptr = indptr.astype(index_type)
+    indices = np.empty(int(indptr[-1]), index_type)
+    data = np.empty(int(indptr[-1]))
+    _row_fill(links, live, number, strides, extra, indptr, indices, data)
+    matrix = sp.csr_matrix((data, indices, indptr), shape=(m, m))
+    matrix.has_sorted_indices = True
+    return matrix

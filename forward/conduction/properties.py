@@ -31,7 +31,7 @@ section or a volume (``model``):
     and ``sigma_y = sigma_ip (|sin t| + |cos a||cos t|) + sigma_op |sin a||cos t|``.
     It weights by absolute direction cosines instead of their squares, so it
     is not a tensor: it is not invariant under a rotation of the axes and
-    exceeds ``sigma_ip`` (by up to sqrt 2, for a plane lying in the film with
+    exceeds ``sigma_ip`` (by up to about sqrt 2, for a plane lying in the film with
     its trace at 45 deg); across the trace of a tilted plane it
     interpolates linearly in ``cos alpha`` (parallel), where the thin-film
     limit adds in series. Provided to reproduce the thesis' numbers.
@@ -40,6 +40,12 @@ The resistor network keeps the diagonal of the section tensor (a
 two-point flux on the voxel grid, as the thesis' network does); the
 finite-element solver (:mod:`forward.conduction.fem`) can use the full
 tensor, which measures what the network's diagonal approximation costs.
+It is not small for strongly anisotropic grains whose easy direction is
+oblique to the grid: in a narrow insulated channel a single crystal
+tilted 30 deg in the section conducts ``1 / (Sigma^-1)_xx``, which the
+network overestimates by ``Sigma_xy^2 / det`` (a factor of 188 at
+anisotropy 1e3); on the lamella of seeds/003 the full tensor carries
+~27 % less current than its diagonal (validation/conduction/crosscheck.py).
 """
 
 from __future__ import annotations
@@ -249,6 +255,27 @@ class ConductivityField:
     voxel_size_um: float
     thickness_um: float
 
+    def __post_init__(self) -> None:
+        index = arguments.array("index", self.index, ndim=(2, 3), dtype_kind="iu")
+        ndim = index.ndim
+        tensors = arguments.array("tensors_S_per_m", self.tensors_S_per_m, ndim=(3,), dtype_kind="iuf",
+                                  finite=True)
+        if tensors.shape[1:] != (ndim, ndim):
+            raise ValueError(f"tensors_S_per_m: expected shape (m, {ndim}, {ndim}) for a {ndim}D grid, "
+                             f"got {tensors.shape}")
+        if not np.allclose(tensors, tensors.transpose(0, 2, 1), rtol=1e-12, atol=0.0):
+            raise ValueError("tensors_S_per_m: expected symmetric tensors")
+        if len(tensors) and np.linalg.eigvalsh(tensors).min() <= 0:
+            raise ValueError("tensors_S_per_m: expected positive-definite tensors (a blocking voxel has "
+                             "index -1, not a zero tensor)")
+        if index.size and (index.min() < -1 or index.max() >= len(tensors)):
+            raise ValueError(f"index: expected values in [-1, {len(tensors) - 1}], got "
+                             f"[{index.min()}, {index.max()}]")
+        arguments.array("grain_ids", self.grain_ids, shape=index.shape, dtype_kind="iu")
+        arguments.positive("gb_resistance_ohm_m2", self.gb_resistance_ohm_m2, allow_zero=True, unit="ohm m^2")
+        arguments.positive("voxel_size_um", self.voxel_size_um, unit="um")
+        arguments.positive("thickness_um", self.thickness_um, unit="um")
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.index.shape
@@ -352,6 +379,7 @@ def field_from_labels(labels: np.ndarray, phase_S_per_m: Mapping[int, float], *,
     index = np.full(labels.shape, -1, np.int32)
     tensors = [np.zeros((0, labels.ndim, labels.ndim))]
     for label, sigma in sorted(dict(phase_S_per_m).items()):
+        label = arguments.integer("phase_S_per_m key", label, minimum=0)
         sigma = arguments.positive(f"phase_S_per_m[{label}]", sigma, allow_zero=True, unit="S/m")
         if sigma > 0:
             index[labels == label] = len(tensors) - 1

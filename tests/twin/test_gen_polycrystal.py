@@ -11,6 +11,7 @@ from scipy import stats
 from twin import orientations
 from twin.container import Twin
 from twin.generators.polycrystal import (
+    BACKBONE,
     ELECTROLYTE,
     NEGATIVE_ELECTRODE,
     POSITIVE_ELECTRODE,
@@ -245,6 +246,27 @@ def test_lamella_electrodes_sit_on_perpendicular_edges_without_facing(ndim):
     assert np.all(t.grain_ids[neg | pos] == -1)
 
 
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_lamella_frame_lines_bottom_and_right_edges_and_leaves_the_electrodes(ndim):
+    fov = (5.0, 6.0) if ndim == 2 else (1.0, 5.0, 6.0)
+    options = {"ndim": ndim, "field_of_view_um": fov, "lamella": True, "seed": 2}
+    if ndim == 3:
+        options.update(voxel_size_um=0.1, grain_size_um=0.5)
+    plain = polycrystal(**options)
+    framed = polycrystal(**options, frame_width_um=1.0)
+    voxel = framed.voxel_size_um
+    y = (np.arange(framed.shape[-2]) + 0.5) * voxel
+    x = (np.arange(framed.shape[-1]) + 0.5) * voxel
+    in_frame = (y[:, None] < 1.0) | (x[None, :] > fov[-1] - 1.0)
+    electrodes = np.isin(framed.labels, (NEGATIVE_ELECTRODE, POSITIVE_ELECTRODE))
+    # Electrodes are where they are without a frame; every other frame voxel is backbone, and nothing else is.
+    np.testing.assert_array_equal(electrodes, np.isin(plain.labels, (NEGATIVE_ELECTRODE, POSITIVE_ELECTRODE)))
+    np.testing.assert_array_equal(framed.labels == BACKBONE, np.broadcast_to(in_frame, framed.shape) & ~electrodes)
+    assert np.all(framed.grain_ids[framed.labels == BACKBONE] == -1)
+    assert framed.phases[BACKBONE].density_g_cm3 == framed.phases[ELECTROLYTE].density_g_cm3
+    assert float(framed.truth["frame/width_um"]) == 1.0 and int(framed.truth["frame/label"]) == BACKBONE
+
+
 def test_lamella_twin_saves_and_loads(tmp_path):
     t = polycrystal(lamella=True)
     loaded = Twin.load(t.save(tmp_path / "lamella.h5"))
@@ -272,6 +294,9 @@ def test_lamella_twin_saves_and_loads(tmp_path):
     ({"lamella": True, "electrode_thickness_um": 0.01}, ValueError, "electrode_thickness_um=0.01.*one voxel"),
     ({"lamella": True, "negative_electrode": "unobtainium"}, ValueError, "negative_electrode='unobtainium'"),
     ({"lamella": "yes"}, TypeError, "lamella='yes'"),
+    ({"frame_width_um": 1.0}, ValueError, "frame_width_um=1.0: a frame belongs to a lamella"),
+    ({"lamella": True, "frame_width_um": 1.5}, ValueError, "frame_width_um=1.5: expected frame"),
+    ({"lamella": True, "frame_width_um": -1.0}, ValueError, "frame_width_um=-1.0"),
     ({"seed": -1}, ValueError, "seed=-1"),
 ])
 def test_refusals(kwargs, error, match):

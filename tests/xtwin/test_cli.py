@@ -146,3 +146,53 @@ def test_twin_build_refuses_bad_parameter(tmp_path, capsys):
     assert main(["twin", "build", "electrode", "-o", str(tmp_path / "e.h5"), "--porosity", "1.5"]) == EXIT_USAGE
     assert "porosity=1.5" in capsys.readouterr().err
     assert not (tmp_path / "e.h5").exists()
+
+
+def test_simulate_conduction_matches_the_python_api(tmp_path, capsys):
+    from forward.conduction import Conductivity, simulate
+    from twin import io
+
+    h5 = tmp_path / "lamella.h5"
+    assert main(["twin", "build", "polycrystal", "-o", str(h5), "--lamella", "--frame-width-um", "1",
+                 "--field-of-view-um", "[5, 6]"]) == EXIT_OK
+    out = tmp_path / "out.json"
+    assert main(["simulate", "conduction", str(h5), "--voltage-V", "15", "--backbone", "5", "--thickness-um", "0.17",
+                 "-o", str(tmp_path / "j.vti"), "--png", str(tmp_path / "j.png"), "--json", str(out)]) == EXIT_OK
+    summary = json.loads(out.read_text())
+    expected = simulate(io.load(h5), Conductivity(backbone_phases=(5,)), voltage_V=15.0, thickness_um=0.17)
+    assert summary["total_current_A"] == pytest.approx(expected.total_current_A, rel=1e-9)
+    assert summary["electrodes"]["positive"]["potential_V"] == 15.0
+    assert len(summary["top_boundaries"]) == 5 and summary["conservation_rel"] < 1e-8
+    assert (tmp_path / "j.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "j.vti").exists()
+    assert main(["simulate", "conduction", str(h5), "--phase", "1:0.5"]) == EXIT_USAGE
+    assert "--phase '1:0.5'" in capsys.readouterr().err
+    assert main(["simulate", "conduction", str(h5), "--anisotropy", "0.5"]) == EXIT_USAGE
+    assert "anisotropy=0.5" in capsys.readouterr().err
+
+
+def test_fit_conduction_open_box_and_tiff_stack(tmp_path, capsys):
+    import tifffile
+
+    # Open space: sigma_eff = sigma_0 and tau = 1 (PoreSpy/TauFactor's reference case).
+    np.save(tmp_path / "open.npy", np.ones((6, 7, 8), np.uint8))
+    out = tmp_path / "open.json"
+    assert main(["fit", "conduction", str(tmp_path / "open.npy"), "--conducting", "1", "--axis", "2",
+                 "--voxel-size-um", "0.5", "--sigma-S-per-m", "3", "--json", str(out)]) == EXIT_OK
+    summary = json.loads(out.read_text())
+    assert summary["sigma_eff_S_per_m"] == pytest.approx(3.0, rel=1e-9)
+    assert summary["tortuosity"] == pytest.approx(1.0, rel=1e-9)
+    # Straight channels along z filling 1/4 of the cross-section: epsilon = 1/4, tau = 1.
+    labels = np.zeros((5, 8, 8), np.uint8)
+    labels[:, ::2, ::2] = 1
+    folder = tmp_path / "stack"
+    folder.mkdir()
+    for z, image in enumerate(labels):
+        tifffile.imwrite(folder / f"slice_{z:03d}.tif", image)
+    assert main(["fit", "conduction", str(folder), "--conducting", "1", "--axis", "0", "--voxel-size-um", "1",
+                 "--json"]) == EXIT_OK
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["volume_fraction"] == pytest.approx(0.25)
+    assert summary["relative_conductivity"] == pytest.approx(0.25, rel=1e-9)
+    assert summary["tortuosity"] == pytest.approx(1.0, rel=1e-9)
+    assert main(["fit", "conduction", str(tmp_path / "open.npy"), "--conducting", "1"]) == EXIT_USAGE
+    assert "--voxel-size-um" in capsys.readouterr().err

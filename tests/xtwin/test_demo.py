@@ -1,5 +1,6 @@
 """The demo: the main job writes a report of every section, and refuses to clobber a folder."""
 
+import html
 import json
 
 import pytest
@@ -24,14 +25,21 @@ def test_demo_writes_report(tmp_path, capsys):
     for section in summary["sections"]:
         for image in section["images"]:
             assert (out / image).read_bytes()[:4] == b"\x89PNG"
-    html = (out / "report.html").read_text()
-    assert all(s["title"] in html for s in summary["sections"])
+    page = (out / "report.html").read_text()
+    assert all(html.escape(s["title"]) in page for s in summary["sections"])
     # The saved twin is the documented default and reloads exactly.
     twin = io.load(out / "twin.h5")
     assert twin.provenance.seed == 0
     assert twin.truth["spheres/radius_um"].size == summary["sections"][0]["facts"]["particles"]
     materials = summary["sections"][2]["report"]
     assert materials["modality"] == "materials" and materials["passed"]
+    conduction = next(s for s in summary["sections"] if s["name"] == "conduction")
+    assert conduction["report"]["modality"] == "conduction" and conduction["report"]["passed"]
+    assert any(image.endswith(".png") for image in conduction["images"])
+    # The boundary table: header plus the top boundaries, largest potential drop first.
+    rows = next(iter(conduction["facts"].values())).splitlines()
+    drops = [float(row.split(",")[3]) for row in rows[1:]]
+    assert rows[0].startswith("rank,grain_i,grain_j,gb_drop_V") and drops == sorted(drops, reverse=True)
 
 
 def test_demo_refuses_non_empty_folder(tmp_path, capsys):
