@@ -23,7 +23,8 @@ from xtwin import arguments
 
 
 def run(*, seed: int = 0, out_dir: str | Path | None = None) -> Report:
-    """All conduction checks as one report. Cost: about 30-60 s on two cores."""
+    """All conduction checks as one report. Cost: about 3-5 s on two cores once numba has cached its compiled
+    kernels (the first run in a fresh environment compiles them, some tens of seconds)."""
     from validation.conduction import analytic, crosscheck, fit, lamella
 
     seed = arguments.integer("seed", seed, minimum=0)
