@@ -7,7 +7,9 @@ data"), instead of letting a bare numpy traceback surface from deep inside.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import json
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -137,6 +139,19 @@ def angles_deg(value: Any, n: int | None = None) -> np.ndarray:
         raise ValueError(f"angles_deg: the angles span only {span:.4g}; expected degrees (e.g. 0-180) for these "
                          f"{a.size} angles, got what looks like radians (multiply by 180/pi)")
     return a
+
+
+def json_mapping(name: str, value: Any) -> Mapping[str, Any]:
+    """A read-only, JSON-normalised copy of ``value`` (tuples become lists), which therefore compares equal
+    after a round trip through a file; refuses what JSON cannot hold."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name}={value!r}: expected a mapping of JSON-serialisable values")
+    try:
+        text = json.dumps(dict(value), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: expected JSON-serialisable values (numbers, strings, lists, dicts), {err}") \
+            from None
+    return MappingProxyType(json.loads(text))
 
 
 def array(name: str, value: Any, *, ndim: Iterable[int] | None = None, shape: tuple | None = None,

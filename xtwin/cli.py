@@ -175,6 +175,25 @@ def _plan_tomo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plan_saxs(args: argparse.Namespace) -> int:
+    from forward.saxs.plan import plan_saxs
+
+    plan = plan_saxs(tuple(args.area_um), tuple(args.step_um), args.exposure_s, energy_kev=args.energy_kev,
+                     saxs_distance_m=args.saxs_distance_m,
+                     waxs_distance_m=None if args.no_waxs else args.waxs_distance_m,
+                     saxs_detector=args.saxs_detector, waxs_detector=args.waxs_detector,
+                     flux_ph_per_s=args.flux_ph_per_s, beam_fwhm_um=tuple(args.beam_fwhm_um),
+                     material=args.material, thickness_um=args.thickness_um, radius_A=args.radius_A,
+                     volume_fraction=args.volume_fraction, delta_sld_per_A2=args.delta_sld_per_A2,
+                     polydispersity=args.polydispersity, background_per_cm=args.background_per_cm,
+                     n_bins=args.n_bins, n_projections=args.n_projections, overhead_s_per_point=args.overhead_s)
+    if args.json:
+        _emit_json(plan.to_dict(), args.json, args.force)
+    else:
+        print(plan.table())
+    return EXIT_OK
+
+
 def _simulate_tomo(args: argparse.Namespace) -> int:
     from forward.instrument import Beam, Detector, Scan
     from forward.tomography.simulate import simulate
@@ -339,6 +358,85 @@ def _fit_conduction(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _simulate_saxs(args: argparse.Namespace) -> int:
+    from forward.saxs.io import save_columns, save_nxcansas
+    from forward.saxs.scan import ScanningSWAXS, raster
+    from inverse.saxs import maps
+    from twin import io
+
+    t = io.load(args.twin)
+    if args.time_min is not None or args.soc is not None:
+        from twin.generators.capillary import sodiation_state
+
+        t = sodiation_state(t, args.soc, time_min=args.time_min)
+    settings = ScanningSWAXS(exposure_s=args.exposure_s, flux_ph_per_s=args.flux_ph_per_s,
+                             step_um=tuple(args.step_um), energy_kev=args.energy_kev)
+    scan = raster(t, settings, noise=not args.no_noise, seed=args.seed)
+    m = maps.masks(scan.transmission, maps.region_mean(scan.curves, 0.12, 0.3))
+    if args.output:
+        save_nxcansas(scan.curves, args.output, overwrite=args.force, title=f"xtwin scanning SWAXS of {args.twin}")
+    if args.columns:
+        if not m.electrode.any():
+            raise ValueError(f"{args.twin}: no raster point scatters like an electrode at 0.12-0.3 1/A; "
+                             f"nothing to average for --columns")
+        save_columns(scan.curves[m.electrode].mean(), args.columns, overwrite=args.force)
+    q = scan.q_inv_A
+    summary = {"twin": str(args.twin), "raster_rows": scan.shape[0], "raster_columns": scan.shape[1],
+               "q_range_inv_A": [float(q[0]), float(q[-1])], "n_q": int(q.size),
+               "transmission_range": [float(scan.transmission.min()), float(scan.transmission.max())],
+               "electrode_points": int(m.electrode.sum()), "steel_points": int(m.steel.sum()),
+               "scan_time_s": float(scan.transmission.size * settings.exposure_s),
+               "soc": scan.metadata.get("soc"), "output": str(args.output) if args.output else None}
+    if args.json:
+        _emit_json(summary, args.json, args.force)
+    else:
+        print(f"{args.twin}: {scan.shape[0]} x {scan.shape[1]} raster points, {q.size} q from {q[0]:.4g} to "
+              f"{q[-1]:.4g} 1/A, transmission {summary['transmission_range'][0]:.3g}-"
+              f"{summary['transmission_range'][1]:.3g}, {summary['electrode_points']} electrode and "
+              f"{summary['steel_points']} steel points, {summary['scan_time_s']:g} s of exposure")
+    return EXIT_OK
+
+
+def _read_curves(source: Path):
+    from forward.saxs.io import load_columns, load_nxcansas
+
+    if source.suffix.lower() in (".h5", ".hdf5", ".nxs", ".nx5"):
+        return load_nxcansas(source)
+    return load_columns(source)
+
+
+def _fit_saxs(args: argparse.Namespace) -> int:
+    from inverse.saxs.fit import fit_curves
+
+    curves = _read_curves(args.input)
+    q_range = None if args.q_min is None and args.q_max is None else (
+        args.q_min if args.q_min is not None else float(curves.q_inv_A[0]),
+        args.q_max if args.q_max is not None else float(curves.q_inv_A[-1]))
+    fit = fit_curves(curves, model=args.model, free=args.free, q_range_inv_A=q_range)
+    ok = fit.converged
+    summary = {"input": str(args.input), "model": fit.model, "curves": len(fit), "converged": int(ok.sum()),
+               "free": list(fit.free), "parameters": {}}
+    for name in fit.free:
+        values, errors = fit[name], fit.uncertainty(name)
+        summary["parameters"][name] = {"values": values.tolist(), "uncertainties": errors.tolist()}
+    if fit.model == "waxs":
+        summary["parameters"]["d002_A"] = {"values": fit.d002_A.tolist(),
+                                           "uncertainties": fit.d002_uncertainty_A.tolist()}
+    summary["chi2_reduced"] = fit.chi2_reduced.tolist()
+    if args.json:
+        _emit_json(summary, args.json, args.force)
+        return EXIT_OK
+    print(f"{args.input}: {len(fit)} curve(s), {int(ok.sum())} converged, model {fit.model}")
+    for name, p in summary["parameters"].items():
+        v, e = np.asarray(p["values"]), np.asarray(p["uncertainties"])
+        if len(fit) == 1:
+            print(f"  {name:28s} {v[0]:12.6g} +- {e[0]:.3g}")
+        elif ok.any():
+            print(f"  {name:28s} mean {v[ok].mean():12.6g}  sd {v[ok].std():10.3g}  median uncertainty "
+                  f"{np.median(e[ok]):.3g}")
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     import validation
 
@@ -448,6 +546,34 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--n-darks", type=int, default=0)
     common(q)
     q.set_defaults(func=_plan_tomo)
+    q = plan_sub.add_parser("saxs", help="scanning SWAXS / SAXS tomography: time, dose, q-ranges, counts per q-bin")
+    q.add_argument("--area-um", type=float, nargs=2, default=[1500.0, 300.0], metavar=("H", "V"),
+                   help="scanned area, horizontal and vertical, um (default 1500 300, seeds/000)")
+    q.add_argument("--step-um", type=float, nargs=2, default=[25.0, 15.0], metavar=("H", "V"),
+                   help="raster steps, um (default 25 15)")
+    q.add_argument("--exposure-s", type=float, default=0.1, help="exposure per point, s (default 0.1)")
+    q.add_argument("--overhead-s", type=float, default=0.0, help="overhead per point, s (default 0)")
+    q.add_argument("--energy-kev", type=float, default=13.2, help="photon energy, keV (default 13.2)")
+    q.add_argument("--saxs-distance-m", type=float, default=2.0, help="SAXS detector distance, m (default 2)")
+    q.add_argument("--waxs-distance-m", type=float, default=0.6, help="WAXS detector distance, m (default 0.6)")
+    q.add_argument("--no-waxs", action="store_true", help="no WAXS detector")
+    q.add_argument("--saxs-detector", default="eiger_9m", choices=["eiger_9m", "pilatus_2m"])
+    q.add_argument("--waxs-detector", default="pilatus_300k_w", choices=["pilatus_300k_w"])
+    q.add_argument("--flux-ph-per-s", type=float, default=1e11, help="photons/s on the sample (default 1e11)")
+    q.add_argument("--beam-fwhm-um", type=float, nargs=2, default=[25.0, 15.0], metavar=("H", "V"),
+                   help="beam FWHM, um (default 25 15)")
+    q.add_argument("--material", default="hard carbon", help="sample material (default 'hard carbon')")
+    q.add_argument("--thickness-um", type=float, default=500.0, help="sample thickness, um (default 500)")
+    q.add_argument("--radius-A", type=float, default=6.5, help="sphere (micropore) radius, A (default 6.5)")
+    q.add_argument("--volume-fraction", type=float, default=0.2, help="sphere volume fraction (default 0.2)")
+    q.add_argument("--delta-sld-per-A2", type=float, default=None,
+                   help="contrast, 1/A^2 (default: the SLD of the material, empty pores)")
+    q.add_argument("--polydispersity", type=float, default=0.0, help="Schulz relative width (default 0)")
+    q.add_argument("--background-per-cm", type=float, default=0.0, help="flat background, 1/cm (default 0)")
+    q.add_argument("--n-bins", type=int, default=100, help="log q-bins on the SAXS detector (default 100)")
+    q.add_argument("--n-projections", type=int, default=72, help="projections per tomogram (default 72)")
+    common(q)
+    q.set_defaults(func=_plan_saxs)
 
     p = sub.add_parser("simulate", help="simulate what an instrument records from a twin")
     sim_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
@@ -485,6 +611,22 @@ def build_parser() -> argparse.ArgumentParser:
     common(q)
     q.set_defaults(func=_simulate_conduction)
 
+    q = sim_sub.add_parser("saxs", help="scanning SWAXS raster of a twin (seeds/000): NXcanSAS map of curves")
+    q.add_argument("twin", type=Path, help="twin HDF5 file (e.g. `twin build capillary`)")
+    q.add_argument("-o", "--output", type=Path, default=None, help="NXcanSAS HDF5 of every raster point's curve")
+    q.add_argument("--columns", type=Path, default=None, help="q I sigma text of the electrode-mean curve")
+    q.add_argument("--time-min", type=float, default=None, help="sodiation time of a capillary twin, min")
+    q.add_argument("--soc", type=float, default=None, help="state of charge of a capillary twin, 0-1")
+    q.add_argument("--energy-kev", type=float, default=13.2, help="photon energy (default 13.2 keV, seeds/000)")
+    q.add_argument("--exposure-s", type=float, default=0.1, help="exposure per point (default 0.1 s, seeds/000)")
+    q.add_argument("--step-um", type=float, nargs=2, default=(25.0, 15.0), metavar=("H", "V"),
+                   help="raster steps (default 25 15 um, seeds/000)")
+    q.add_argument("--flux-ph-per-s", type=float, default=1e11, help="photons per second in the beam")
+    q.add_argument("--no-noise", action="store_true", help="expected counts instead of Poisson draws")
+    q.add_argument("--seed", type=int, default=0)
+    common(q)
+    q.set_defaults(func=_simulate_saxs)
+
     p = sub.add_parser("fit", help="apply an inverse solver to measured or simulated data")
     fit_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
     q = fit_sub.add_parser("tomo", help="reconstruct NXtomo, Data Exchange or TIFF-stack projections")
@@ -510,6 +652,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--method", choices=("auto", "direct", "amg"), default="auto")
     common(q)
     q.set_defaults(func=_fit_conduction)
+
+    q = fit_sub.add_parser("saxs", help="fit the seeds/000 SAXS or WAXS model to curves (NXcanSAS or columns)")
+    q.add_argument("input", type=Path, help="NXcanSAS (.h5/.nxs; one curve or a map) or q I [sigma] columns")
+    q.add_argument("--model", choices=("saxs", "waxs"), default="saxs",
+                   help="eq. 1-3 (power law, micropores, background) or eq. 4 (002, PVDF, Na peaks)")
+    q.add_argument("--free", nargs="+", default=None, metavar="NAME", help="parameters to fit (default: the model's)")
+    q.add_argument("--q-min", type=float, default=None, help="lowest q fitted, 1/A")
+    q.add_argument("--q-max", type=float, default=None, help="highest q fitted, 1/A")
+    common(q)
+    q.set_defaults(func=_fit_saxs)
 
     p = sub.add_parser("validate", help="run a validation and report each check against its tolerance")
     p.add_argument("modality", choices=sorted(validation.MODALITIES))

@@ -125,18 +125,6 @@ def _optional(name: str, value: Any, check) -> Any:
 
 
 
-def _json_mapping(name: str, value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name}={value!r}: expected a mapping of JSON-serialisable values")
-    try:
-        text = json.dumps(dict(value), sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name}: expected JSON-serialisable values (numbers, strings, lists, dicts), {err}") \
-            from None
-    # A JSON-normalised copy (tuples become lists) compares equal after a file round trip.
-    return MappingProxyType(json.loads(text))
-
-
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
@@ -240,7 +228,7 @@ class Projections:
         _set(self, "exposure_s", _optional("exposure_s", self.exposure_s,
                                            lambda n, v: arguments.positive(n, v, unit="s")))
         _set(self, "centre_offset_px", _optional("centre_offset_px", self.centre_offset_px, arguments.finite))
-        _set(self, "metadata", _json_mapping("metadata", self.metadata))
+        _set(self, "metadata", arguments.json_mapping("metadata", self.metadata))
 
     # ------------------------------------------------------------------ shape
     @property

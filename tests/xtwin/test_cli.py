@@ -196,3 +196,84 @@ def test_fit_conduction_open_box_and_tiff_stack(tmp_path, capsys):
     assert summary["tortuosity"] == pytest.approx(1.0, rel=1e-9)
     assert main(["fit", "conduction", str(tmp_path / "open.npy"), "--conducting", "1"]) == EXIT_USAGE
     assert "--voxel-size-um" in capsys.readouterr().err
+
+
+def test_plan_saxs_json_matches_the_python_api(tmp_path, capsys):
+    from forward.saxs.plan import plan_saxs
+
+    out = tmp_path / "plan.json"
+    assert main(["plan", "saxs", "--saxs-detector", "pilatus_2m", "--n-bins", "20", "--exposure-s", "0.2",
+                 "--overhead-s", "0.05", "--n-projections", "10", "--json", str(out)]) == EXIT_OK
+    plan = json.loads(out.read_text())
+    expected = plan_saxs(exposure_s=0.2, overhead_s_per_point=0.05, saxs_detector="pilatus_2m", n_bins=20,
+                         n_projections=10)
+    # 60 x 20 points of 0.2 + 0.05 s: 300 s per map, 10 maps per tomogram.
+    assert plan["n_points"] == 1200 and plan["scan_time_s"] == pytest.approx(300.0)
+    assert plan["tomogram_time_s"] == pytest.approx(3000.0)
+    assert plan["dose_per_scan_Gy"] == pytest.approx(expected.dose_per_scan_Gy, rel=1e-12)
+    assert [d["name"] for d in plan["detectors"]] == ["Pilatus 2M", "Pilatus 300K-W"]
+    assert plan["expected_counts"] == pytest.approx(list(expected.expected_counts), rel=1e-12)
+    assert main(["plan", "saxs", "--json", str(out)]) == EXIT_USAGE
+    assert "--force" in capsys.readouterr().err
+
+
+def test_plan_saxs_table_and_refusal(capsys):
+    assert main(["plan", "saxs", "--no-waxs", "--n-bins", "20"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "tomogram (72 projections)" in out and "q-range Eiger 9M at 2 m" in out and "Pilatus 300K-W" not in out
+    assert main(["plan", "saxs", "--energy-kev", "13200"]) == EXIT_USAGE
+    assert "did you pass eV" in capsys.readouterr().err
+    assert main(["plan", "saxs", "--step-um", "25", "-15"]) == EXIT_USAGE
+    assert "step_um[1]=-15.0" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def capillary_file(tmp_path_factory):
+    from twin.generators.capillary import capillary_cell
+
+    path = tmp_path_factory.mktemp("saxs") / "capillary.h5"
+    capillary_cell(voxel_size_um=40.0, seed=0).save(path)
+    return path
+
+
+def test_simulate_saxs_writes_a_map_and_the_fit_reads_it_back(capillary_file, tmp_path):
+    from forward.saxs.io import load_columns, load_nxcansas
+    from twin.generators.capillary import sodiation_state
+    from twin.io import load
+
+    scan, mean, summary = tmp_path / "scan.h5", tmp_path / "mean.dat", tmp_path / "scan.json"
+    assert main(["simulate", "saxs", str(capillary_file), "--time-min", "65", "-o", str(scan), "--columns",
+                 str(mean), "--json", str(summary)]) == EXIT_OK
+    facts = json.loads(summary.read_text())
+    curves = load_nxcansas(scan)
+    assert curves.shape == (facts["raster_rows"], facts["raster_columns"])
+    # The default raster of seeds/000: 15 um vertical steps over the grid's height, 0.1 s per point.
+    height_um = load(capillary_file).shape[0] * 40.0
+    assert abs(facts["raster_rows"] * 15.0 - height_um) <= 15.0
+    assert facts["scan_time_s"] == pytest.approx(0.1 * curves.n_curves)
+    assert facts["soc"] == pytest.approx(65 * 0.8 / 60)
+    assert load_columns(mean).n_q == curves.n_q
+    fitted = tmp_path / "fit.json"
+    # The sodiated curve needs the Na peaks (seeds/000 SI: "an additional gaussian [...] in the last scan").
+    assert main(["fit", "saxs", str(mean), "--model", "waxs", "--q-min", "1.0", "--q-max", "2.4", "--free",
+                 "g002_amplitude_per_cm", "q002_inv_A", "g002_sigma_inv_A", "pvdf_amplitude_per_cm",
+                 "na_metal_amplitude_per_cm", "na_pseudo_amplitude_per_cm", "background_per_cm",
+                 "background_slope_per_cm_A", "--json", str(fitted)]) == EXIT_OK
+    fit = json.loads(fitted.read_text())
+    twin = sodiation_state(load(capillary_file), time_min=65)
+    inside = twin.labels == twin.truth["electrode/label"]
+    truth = float(np.mean(2 * np.pi / twin.fields["d002_A"][inside]))
+    # The free 002 width trades off against the electrolyte's broad peak (validation.saxs.operando holds it):
+    # 0.05 1/A here.
+    assert fit["converged"] == 1 and fit["parameters"]["q002_inv_A"]["values"][0] == pytest.approx(truth, abs=0.05)
+    assert fit["parameters"]["d002_A"]["values"][0] == pytest.approx(2 * np.pi / fit["parameters"]["q002_inv_A"][
+        "values"][0], rel=1e-12)
+
+
+def test_simulate_and_fit_saxs_refusals(capillary_file, tmp_path, capsys):
+    assert main(["simulate", "saxs", str(capillary_file), "--soc", "0.5", "--time-min", "30"]) == EXIT_USAGE
+    assert "soc" in capsys.readouterr().err
+    bad = tmp_path / "bad.dat"
+    bad.write_text("-0.01 1.0 0.1\n0.02 0.9 0.1\n0.03 0.8 0.1\n")
+    assert main(["fit", "saxs", str(bad)]) == EXIT_USAGE
+    assert "q" in capsys.readouterr().err

@@ -40,6 +40,9 @@ def test_demo_writes_report(tmp_path, capsys):
     rows = next(iter(conduction["facts"].values())).splitlines()
     drops = [float(row.split(",")[3]) for row in rows[1:]]
     assert rows[0].startswith("rank,grain_i,grain_j,gb_drop_V") and drops == sorted(drops, reverse=True)
+    saxs = next(s for s in summary["sections"] if s["name"] == "saxs")
+    assert saxs["report"]["modality"] == "saxs" and saxs["report"]["passed"]
+    assert {"saxs_operando_curves.png", "saxs_difference_maps.png", "saxs_tomogram.png"} <= set(saxs["images"])
 
 
 def test_demo_refuses_non_empty_folder(tmp_path, capsys):
