@@ -194,6 +194,25 @@ def _plan_saxs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plan_compton(args: argparse.Namespace) -> int:
+    from forward.compton.plan import plan_compton
+
+    plan = plan_compton(args.material, x_li=args.x_li, target_sigma=args.target_sigma,
+                        flux_ph_per_s=args.flux_ph_per_s, energy_kev=args.energy_kev, angle_deg=args.angle_deg,
+                        sheet_mm=tuple(args.sheet_mm), solid_fraction=args.solid_fraction,
+                        incident_path_mm=args.incident_path_mm, exit_path_mm=args.exit_path_mm,
+                        window_transmission=args.window_transmission, pinhole_diameter_um=args.pinhole_diameter_um,
+                        pinhole_to_sheet_mm=args.pinhole_to_sheet_mm, magnification=args.magnification,
+                        kept_fraction=args.kept_fraction, fwhm_kev=args.fwhm_kev, binning=args.binning,
+                        n_positions=args.n_positions, overhead_s_per_position=args.overhead_s,
+                        binnings=tuple(args.binnings), resolution_fwhm_kev=tuple(args.resolution_fwhm_kev))
+    if args.json:
+        _emit_json(plan.to_dict(), args.json, args.force)
+    else:
+        print(plan.table())
+    return EXIT_OK
+
+
 def _simulate_tomo(args: argparse.Namespace) -> int:
     from forward.instrument import Beam, Detector, Scan
     from forward.tomography.simulate import simulate
@@ -437,6 +456,65 @@ def _fit_saxs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _simulate_compton(args: argparse.Namespace) -> int:
+    from forward.compton.simulate import simulate
+    from twin import io
+
+    t = io.load(args.twin)
+    m = simulate(t, sheet_z_um=args.sheet_z_um, flux_ph_per_s=args.flux_ph_per_s, exposure_s=args.exposure_s,
+                 noise=not args.no_noise, seed=args.seed)
+    if args.output:
+        m.save_hdf5(args.output, overwrite=args.force, title=f"xtwin XCS cube of {args.twin}")
+    if args.spectrum:
+        m.save_spectrum(args.spectrum, overwrite=args.force)
+    spectrum = m.spectrum()
+    window = (m.energy_kev > 80) & (m.energy_kev < 105)
+    summary = {"twin": str(args.twin), "cube": list(m.shape), "counts": float(m.counts.sum()),
+               "compton_peak_kev": float(m.energy_kev[window][np.argmax(spectrum[window])]),
+               "sheet_z_um": args.sheet_z_um, "exposure_s": args.exposure_s,
+               "output": str(args.output) if args.output else None}
+    if args.json:
+        _emit_json(summary, args.json, args.force)
+    else:
+        print(f"{args.twin}: {m.shape[0]} x {m.shape[1]} pixels x {m.shape[2]} channels, {summary['counts']:.4g} "
+              f"counts, Compton peak at {summary['compton_peak_kev']:.1f} keV")
+    return EXIT_OK
+
+
+def _fit_compton(args: argparse.Namespace) -> int:
+    from forward.compton.measurement import load_hdf5, load_spectrum
+    from inverse.compton import emf, emf_map, sum_spectra
+
+    m = load_hdf5(args.input) if args.input.suffix.lower() in (".h5", ".hdf5", ".nxs") else load_spectrum(args.input)
+    mask = None if args.mask is None else np.load(args.mask, allow_pickle=False)
+    options = {} if args.background else {"background": None}
+    total = emf(sum_spectra(m.counts, mask), m.energy_edges_kev, **options)
+    summary = {"input": str(args.input), "pixels": list(m.shape[:2]), "emf": float(total.emf),
+               "emf_sigma": float(total.sigma), "background": "linear" if args.background else "none"}
+    if m.shape[:2] != (1, 1):
+        cube = m.counts if mask is None else np.where(np.asarray(mask, bool)[..., None], m.counts, 0)
+        result = emf_map(cube, m.energy_edges_kev, binning=args.binning, **options)
+        ok = np.isfinite(result.emf)
+        summary.update({"binning": args.binning, "map_shape": list(result.emf.shape),
+                        "emf_map": np.where(ok, result.emf, None).tolist(),
+                        "emf_sigma_map": np.where(ok, result.sigma, None).tolist(),
+                        "map_median": float(np.median(result.emf[ok])) if ok.any() else None,
+                        "map_median_sigma": float(np.median(result.sigma[ok])) if ok.any() else None})
+        if args.output:
+            files.check_writable(args.output, args.force)
+            with files.atomic_path(args.output, overwrite=args.force) as tmp:
+                np.save(tmp, np.stack([result.emf, result.sigma]), allow_pickle=False)
+    if args.json:
+        _emit_json(summary, args.json, args.force)
+        return EXIT_OK
+    print(f"{args.input}: EMF of the {'masked' if mask is not None else 'summed'} spectrum "
+          f"{total.emf:.5f} +- {total.sigma:.5f}")
+    if "map_median" in summary and summary["map_median"] is not None:
+        print(f"  EMF map {summary['map_shape'][0]} x {summary['map_shape'][1]} ({args.binning} x {args.binning} "
+              f"binning): median {summary['map_median']:.5f}, median sigma {summary['map_median_sigma']:.5f}")
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     import validation
 
@@ -574,6 +652,33 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--n-projections", type=int, default=72, help="projections per tomogram (default 72)")
     common(q)
     q.set_defaults(func=_plan_saxs)
+    q = plan_sub.add_parser("compton", help="Compton imaging (XCS): counts and time per pixel for an EMF precision, "
+                                            "resolution bias of the EMF, scan time (seeds/001)")
+    q.add_argument("--material", default="NMC811", help="registry material or host (default NMC811)")
+    q.add_argument("--x-li", type=float, default=None, help="lithium content x of a host such as 'Li_x NMC811'")
+    q.add_argument("--target-sigma", type=float, default=0.01, help="EMF standard deviation per pixel (default 0.01)")
+    q.add_argument("--flux-ph-per-s", type=float, default=1e12, help="photons/s in the sheet (default 1e12, assumed)")
+    q.add_argument("--energy-kev", type=float, default=114.64, help="incident energy, keV (default 114.64)")
+    q.add_argument("--angle-deg", type=float, default=90.0, help="scattering angle, deg (default 90)")
+    q.add_argument("--sheet-mm", type=float, nargs=2, default=[25.0, 0.25], metavar=("W", "H"),
+                   help="sheet beam width and height, mm (default 25 0.25)")
+    q.add_argument("--solid-fraction", type=float, default=1.0, help="volume fraction of the material (default 1)")
+    q.add_argument("--incident-path-mm", type=float, default=7.0, help="material before the voxel, mm (default 7)")
+    q.add_argument("--exit-path-mm", type=float, default=0.5, help="material towards the pinhole, mm (default 0.5)")
+    q.add_argument("--window-transmission", type=float, default=1.0, help="further transmission, can etc. (default 1)")
+    q.add_argument("--pinhole-diameter-um", type=float, default=200.0, help="pinhole diameter, um (default 200)")
+    q.add_argument("--pinhole-to-sheet-mm", type=float, default=160.0, help="pinhole-sheet distance, mm (default 160)")
+    q.add_argument("--magnification", type=float, default=1.0, help="camera magnification (default 1)")
+    q.add_argument("--kept-fraction", type=float, default=1.0, help="events kept by charge-sharing rejection")
+    q.add_argument("--fwhm-kev", type=float, default=None, help="resolution at the peak, keV (default: HEXITEC law)")
+    q.add_argument("--binning", type=int, default=1, help="n x n pixel binning (default 1)")
+    q.add_argument("--n-positions", type=int, default=3, help="sheet positions scanned (default 3)")
+    q.add_argument("--overhead-s", type=float, default=30.0, help="overhead per sheet position, s (default 30)")
+    q.add_argument("--binnings", type=int, nargs="+", default=[1, 2, 4, 8], help="binnings of the time table")
+    q.add_argument("--resolution-fwhm-kev", type=float, nargs="+", default=[0.0, 0.5, 0.93, 1.5, 2.0],
+                   help="resolutions (keV FWHM) of the EMF bias table")
+    common(q)
+    q.set_defaults(func=_plan_compton)
 
     p = sub.add_parser("simulate", help="simulate what an instrument records from a twin")
     sim_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
@@ -627,6 +732,19 @@ def build_parser() -> argparse.ArgumentParser:
     common(q)
     q.set_defaults(func=_simulate_saxs)
 
+    q = sim_sub.add_parser("compton", help="XCS cube of a coin-cell twin: 80 x 80 pixel spectra behind a pinhole "
+                                           "(seeds/001)")
+    q.add_argument("twin", type=Path, help="3D twin HDF5 file (e.g. `twin build coin_cell --ndim 3`)")
+    q.add_argument("--sheet-z-um", type=float, required=True, help="height of the sheet beam's centre, um")
+    q.add_argument("-o", "--output", type=Path, default=None, help="cube as HDF5 (NXdata with an energy axis)")
+    q.add_argument("--spectrum", type=Path, default=None, help="global spectrum as energy_kev counts columns")
+    q.add_argument("--exposure-s", type=float, default=720.0, help="acquisition time (default 720 s)")
+    q.add_argument("--flux-ph-per-s", type=float, default=1e12, help="photons per second in the sheet")
+    q.add_argument("--no-noise", action="store_true", help="expected counts instead of Poisson draws")
+    q.add_argument("--seed", type=int, default=0)
+    common(q)
+    q.set_defaults(func=_simulate_compton)
+
     p = sub.add_parser("fit", help="apply an inverse solver to measured or simulated data")
     fit_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
     q = fit_sub.add_parser("tomo", help="reconstruct NXtomo, Data Exchange or TIFF-stack projections")
@@ -662,6 +780,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--q-max", type=float, default=None, help="highest q fitted, 1/A")
     common(q)
     q.set_defaults(func=_fit_saxs)
+
+    q = fit_sub.add_parser("compton", help="EMF (eq. 3-5 of seeds/001) of an XCS cube or spectrum, and its map")
+    q.add_argument("input", type=Path, help="cube HDF5 (.h5/.nxs) or energy_kev counts columns")
+    q.add_argument("--binning", type=int, default=1, help="n x n pixels per EMF map point (default 1)")
+    q.add_argument("--mask", type=Path, default=None,
+                   help=".npy boolean mask of the pixels (e.g. a registered XCT mask)")
+    q.add_argument("--no-background", dest="background", action="store_false",
+                   help="raw eq. 4-5 integrals (default: subtract a linear background under the peak)")
+    q.add_argument("-o", "--output", type=Path, default=None, help=".npy of the EMF map and its sigma (2, ny, nx)")
+    common(q)
+    q.set_defaults(func=_fit_compton)
 
     p = sub.add_parser("validate", help="run a validation and report each check against its tolerance")
     p.add_argument("modality", choices=sorted(validation.MODALITIES))

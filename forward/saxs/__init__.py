@@ -1,1 +1,4 @@
-"""Small- and wide-angle X-ray scattering of a twin: intensity model, detectors, scanning SWAXS, SAXS tomography (seeds/000)."""
+"""Small- and wide-angle X-ray scattering of a twin (seeds/000).
+
+Intensity model, detectors, curves and their files, scanning SWAXS, SAXS tomography, planning.
+"""

@@ -1072,7 +1072,8 @@ def voxel_terms(twin: Twin) -> tuple[np.ndarray, HardCarbonTerms]:
     dsld_mp = R_E_A * (n_matrix - n_pore)
     n_particle = (1 - f_mp) * n_matrix + f_mp * n_pore
     w = 1 - np.exp(-sei_nm / SEI_RESOLVED_NM)
-    contrast2 = R_E_A ** 2 * ((1 - w) * (n_particle - n_el) ** 2 + w * ((n_particle - n_sei) ** 2 + (n_sei - n_el) ** 2))
+    contrast2 = R_E_A ** 2 * ((1 - w) * (n_particle - n_el) ** 2
+                              + w * ((n_particle - n_sei) ** 2 + (n_sei - n_el) ** 2))
     s_v = v_hc * 6.0 / (PARTICLE_DIAMETER_UM * 1e4)  # 1/A
     electrolyte_fraction = np.clip(porosity - plated, 0.0, None)
 

@@ -277,3 +277,59 @@ def test_simulate_and_fit_saxs_refusals(capillary_file, tmp_path, capsys):
     bad.write_text("-0.01 1.0 0.1\n0.02 0.9 0.1\n0.03 0.8 0.1\n")
     assert main(["fit", "saxs", str(bad)]) == EXIT_USAGE
     assert "q" in capsys.readouterr().err
+
+
+def test_plan_compton_json_matches_the_python_api(tmp_path, capsys):
+    from forward.compton.plan import plan_compton
+
+    out = tmp_path / "plan.json"
+    assert main(["plan", "compton", "--target-sigma", "0.02", "--binning", "4", "--n-positions", "3",
+                 "--overhead-s", "20", "--json", str(out)]) == EXIT_OK
+    plan = json.loads(out.read_text())
+    expected = plan_compton(target_sigma=0.02, binning=4, n_positions=3, overhead_s_per_position=20.0)
+    assert plan["time_per_position_s"] == pytest.approx(expected.time_per_position_s, rel=1e-12)
+    assert plan["scan_time_s"] == pytest.approx(3 * (expected.time_per_position_s + 20.0), rel=1e-12)
+    assert plan["compton_peak_kev"] == pytest.approx(93.63, abs=0.01)
+    assert plan["resolution_emf"] == pytest.approx(list(expected.resolution_emf), rel=1e-12)
+    assert main(["plan", "compton", "--json", str(out)]) == EXIT_USAGE
+    assert "--force" in capsys.readouterr().err
+
+
+def test_plan_compton_table_and_refusals(capsys):
+    assert main(["plan", "compton", "--material", "Li_x NMC811", "--x-li", "0.5"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "EMF true / measured" in out and "Li_x NMC811" in out and "scan of 3 positions" in out
+    assert main(["plan", "compton", "--energy-kev", "114640"]) == EXIT_USAGE
+    assert "did you pass eV" in capsys.readouterr().err
+    assert main(["plan", "compton", "--target-sigma", "-0.01"]) == EXIT_USAGE
+    assert "target_sigma=-0.01" in capsys.readouterr().err
+
+
+def test_simulate_and_fit_compton_round_trip(tmp_path, capsys):
+    from forward.compton.measurement import load_hdf5
+    from inverse.compton import emf, sum_spectra
+    from twin.generators.coin_cell import coin_cell
+
+    twin_path, cube, spectrum = tmp_path / "cell.h5", tmp_path / "cube.h5", tmp_path / "spectrum.dat"
+    coin_cell(variant="lib", ndim=3, voxel_size_um=100.0, separator_thickness_um=100.0).save(twin_path)
+    assert main(["simulate", "compton", str(twin_path), "--sheet-z-um", "2600", "-o", str(cube), "--spectrum",
+                 str(spectrum), "--json", str(tmp_path / "sim.json")]) == EXIT_OK
+    sim = json.loads((tmp_path / "sim.json").read_text())
+    # The Compton line of 114.64 keV at 90 deg: 93.63 keV, in the 0.2 keV channel centred at 93.7.
+    assert sim["cube"] == [80, 80, 1000] and sim["compton_peak_kev"] == pytest.approx(93.634, abs=0.15)
+    m = load_hdf5(cube)
+    mask = np.zeros((80, 80), bool)
+    mask[30:50, 30:50] = True
+    np.save(tmp_path / "mask.npy", mask)
+    assert main(["fit", "compton", str(cube), "--binning", "8", "--mask", str(tmp_path / "mask.npy"), "--json",
+                 str(tmp_path / "fit.json")]) == EXIT_OK
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    expected = emf(sum_spectra(m.counts, mask), m.energy_edges_kev)
+    assert fit["emf"] == pytest.approx(float(expected.emf), rel=1e-12) and fit["map_shape"] == [10, 10]
+    # The global spectrum written as columns gives the EMF of the summed cube.
+    assert main(["fit", "compton", str(spectrum), "--json", str(tmp_path / "spec.json")]) == EXIT_OK
+    whole = emf(sum_spectra(m.counts), m.energy_edges_kev)
+    assert json.loads((tmp_path / "spec.json").read_text())["emf"] == pytest.approx(float(whole.emf), rel=1e-9)
+    np.save(tmp_path / "bad.npy", np.ones((10, 10), bool))
+    assert main(["fit", "compton", str(cube), "--mask", str(tmp_path / "bad.npy")]) == EXIT_USAGE
+    assert "mask" in capsys.readouterr().err

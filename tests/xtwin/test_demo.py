@@ -43,6 +43,9 @@ def test_demo_writes_report(tmp_path, capsys):
     saxs = next(s for s in summary["sections"] if s["name"] == "saxs")
     assert saxs["report"]["modality"] == "saxs" and saxs["report"]["passed"]
     assert {"saxs_operando_curves.png", "saxs_difference_maps.png", "saxs_tomogram.png"} <= set(saxs["images"])
+    compton = next(s for s in summary["sections"] if s["name"] == "compton")
+    assert compton["report"]["modality"] == "compton" and compton["report"]["passed"]
+    assert "compton_emf.png" in compton["images"]
 
 
 def test_demo_refuses_non_empty_folder(tmp_path, capsys):

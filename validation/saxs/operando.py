@@ -109,7 +109,8 @@ def compute(twin: Twin, seed: int = 0) -> OperandoRun:
     electrode, steel = m.electrode, m.steel
     top = np.flatnonzero(electrode.any(axis=1)).max()
     background = np.zeros_like(electrode)
-    background[top + BACKGROUND_ROWS[0]:top + BACKGROUND_ROWS[1], np.abs(pristine.x_um) < BACKGROUND_HALF_WIDTH_UM] = True
+    rows = slice(top + BACKGROUND_ROWS[0], top + BACKGROUND_ROWS[1])
+    background[rows, np.abs(pristine.x_um) < BACKGROUND_HALF_WIDTH_UM] = True
     background &= ~steel
 
     q = pristine.q_inv_A

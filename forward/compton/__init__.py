@@ -1,0 +1,1 @@
+"""Compton scattering imaging (XCS): physics, pinhole camera, detector, simulation and measurements."""
