@@ -14,7 +14,8 @@ from validation.report import Check, Report
 
 #: Modality name -> module holding its ``run``.
 MODALITIES = {"materials": "validation.materials", "tomo": "validation.tomography",
-              "conduction": "validation.conduction", "saxs": "validation.saxs", "compton": "validation.compton"}
+              "conduction": "validation.conduction", "saxs": "validation.saxs", "compton": "validation.compton",
+              "xanes": "validation.xanes"}
 
 
 def run(modality: str, *, seed: int = 0, out_dir: str | Path | None = None) -> Report:

@@ -213,6 +213,23 @@ def _plan_compton(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plan_xanes(args: argparse.Namespace) -> int:
+    from forward.xanes.plan import plan_xanes
+
+    plan = plan_xanes(args.material, thickness_um=args.thickness_um, valence=args.valence,
+                      target_whiteline_sigma_ev=args.target_whiteline_sigma_ev,
+                      fit_half_width_ev=args.fit_half_width_ev, edge_region=tuple(args.edge_region),
+                      n_flats=args.n_flats, pixel_um=args.pixel_um, field_of_view_um=args.field_of_view_um,
+                      flux_ph_per_s=args.flux_ph_per_s, efficiency=args.efficiency,
+                      overhead_per_energy_s=args.overhead_s, n_angles=args.n_angles, exposure_3d_s=args.exposure_3d_s,
+                      n_energies_3d=args.n_energies_3d)
+    if args.json:
+        _emit_json(plan.to_dict(), args.json, args.force)
+    else:
+        print(plan.table())
+    return EXIT_OK
+
+
 def _simulate_tomo(args: argparse.Namespace) -> int:
     from forward.instrument import Beam, Detector, Scan
     from forward.tomography.simulate import simulate
@@ -515,6 +532,79 @@ def _fit_compton(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _simulate_xanes(args: argparse.Namespace) -> int:
+    from forward.xanes.stack import energy_grid, simulate_2d, simulate_3d
+    from twin import io
+
+    t = io.load(args.twin)
+    energies = energy_grid(args.edge_ev)
+    if args.n_angles:
+        angles = np.linspace(0.0, 180.0, args.n_angles, endpoint=False)
+        stack = simulate_3d(t, energies, angles, snr=args.snr, drift_px=args.drift_px, seed=args.seed)
+    else:
+        stack = simulate_2d(t, energies, snr=args.snr, drift_px=args.drift_px, seed=args.seed)
+    stack.save_hdf5(args.output, overwrite=args.force)
+    summary = {"twin": str(args.twin), "output": str(args.output), "images": list(stack.images.shape),
+               "energies_ev": [float(energies[0]), float(energies[-1])], "n_energies": int(energies.size),
+               "snr": args.snr}
+    if args.json:
+        _emit_json(summary, args.json, args.force)
+    else:
+        print(f"{args.twin}: {energies.size} energies {energies[0]:.0f}-{energies[-1]:.0f} eV, images "
+              f"{stack.images.shape} at SNR {args.snr:g} -> {args.output}")
+    return EXIT_OK
+
+
+def _fit_xanes(args: argparse.Namespace) -> int:
+    from inverse.xanes import (absorbance, edge_jump_mask, fit_whiteline, normalise, register, shift_images,
+                               spectra_from_stack)
+
+    if args.input.suffix.lower() in (".h5", ".hdf5", ".nxs"):
+        from forward.xanes.stack import XanesStack
+
+        stack = XanesStack.load_hdf5(args.input)
+        if stack.images.ndim != 3:
+            raise ValueError(f"{args.input}: a 3D (tomographic) stack; reconstruct each energy first, or fit a 2D "
+                             f"stack")
+        energies = stack.energies_ev
+        mu = stack.images if stack.signal == "absorbance" else absorbance(stack.images, stack.flats, stack.darks)
+        if args.align:
+            mu = shift_images(mu, -register(mu))
+        spectra = spectra_from_stack(mu)
+    else:
+        from forward.xanes.edge import read_reference
+
+        spectrum = read_reference(args.input)
+        energies, spectra = spectrum.energy_ev, np.asarray(spectrum.mu)[None]
+    norm = normalise(energies, spectra, nominal_e0_ev=args.e0_ev)
+    search = None if args.e0_ev is None else (args.e0_ev - 5.0, args.e0_ev + 25.0)
+    # Pixels of a stack whose edge step is under a fifth of the sample's (background) are not fitted.
+    mask = edge_jump_mask(norm.edge_jump) if spectra.shape[0] > 1 or spectra.ndim > 2 else None
+    white = fit_whiteline(energies, norm.mu_norm, search_ev=search, noise=norm.noise, mask=mask)
+    maps = {"e0_ev": norm.e0_ev, "whiteline_ev": white.energy_ev, "whiteline_sigma_ev": white.energy_sigma_ev,
+            "edge_step": norm.edge_jump}
+    if args.output:
+        import h5py
+
+        with files.atomic_path(args.output, overwrite=args.force) as tmp, h5py.File(tmp, "w") as f:
+            for name, values in maps.items():
+                f.create_dataset(name, data=np.asarray(values, dtype=float)).attrs["units"] = (
+                    "eV" if name.endswith("_ev") else "")
+    ok = np.isfinite(np.asarray(white.energy_ev, float))
+    summary = {"input": str(args.input), "spectra": int(np.asarray(norm.e0_ev).size), "fitted": int(ok.sum())}
+    for name, values in maps.items():
+        v = np.asarray(values, float)[ok]
+        summary[name] = float(v[0]) if v.size == 1 else (float(np.median(v)) if v.size else None)
+    if args.json:
+        _emit_json(summary, args.json, args.force)
+        return EXIT_OK
+    label = "" if summary["spectra"] == 1 else "median of fitted pixels: "
+    print(f"{args.input}: {summary['fitted']} of {summary['spectra']} spectra fitted; {label}E0 "
+          f"{summary['e0_ev']:.2f} eV, white line {summary['whiteline_ev']:.2f} +- "
+          f"{summary['whiteline_sigma_ev']:.2f} eV, edge step {summary['edge_step']:.4g}")
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     import validation
 
@@ -679,6 +769,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resolutions (keV FWHM) of the EMF bias table")
     common(q)
     q.set_defaults(func=_plan_compton)
+    q = plan_sub.add_parser("xanes", help="2D/3D TXM-XANES: energy grid, counts for a white-line precision, scan "
+                                          "time and dose (seeds/004)")
+    q.add_argument("--material", default="NMC811", help="registry material holding Ni (default NMC811)")
+    q.add_argument("--thickness-um", type=float, default=5.0, help="path through the sample, um (default 5)")
+    q.add_argument("--valence", type=float, default=3.5, help="Ni valence (default 3.5)")
+    q.add_argument("--target-whiteline-sigma-ev", type=float, default=0.25,
+                   help="white-line standard deviation per pixel, eV (default 0.25)")
+    q.add_argument("--fit-half-width-ev", type=float, default=3.0, help="white-line fit window, +- eV (default 3)")
+    q.add_argument("--edge-region", type=float, nargs=3, default=[-15.0, 30.0, 1.0], metavar=("START", "STOP", "STEP"),
+                   help="fine grid across the edge, eV from the edge (default -15 30 1)")
+    q.add_argument("--n-flats", type=int, default=1, help="flat frames per energy (default 1)")
+    q.add_argument("--pixel-um", type=float, default=0.03, help="pixel at the sample, um (default 0.03)")
+    q.add_argument("--field-of-view-um", type=float, default=40.0, help="field of view, um (default 40)")
+    q.add_argument("--flux-ph-per-s", type=float, default=1e12, help="photons/s on the field (default 1e12, assumed)")
+    q.add_argument("--efficiency", type=float, default=0.1, help="zone plate x detector efficiency (default 0.1)")
+    q.add_argument("--overhead-s", type=float, default=5.0, help="overhead per energy, s (default 5)")
+    q.add_argument("--n-angles", type=int, default=900, help="3D: projections per tomogram (default 900)")
+    q.add_argument("--exposure-3d-s", type=float, default=0.05, help="3D: exposure per projection, s (default 0.05)")
+    q.add_argument("--n-energies-3d", type=int, default=None, help="3D: energies (default: the whole grid)")
+    common(q)
+    q.set_defaults(func=_plan_xanes)
 
     p = sub.add_parser("simulate", help="simulate what an instrument records from a twin")
     sim_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
@@ -745,6 +856,18 @@ def build_parser() -> argparse.ArgumentParser:
     common(q)
     q.set_defaults(func=_simulate_compton)
 
+    q = sim_sub.add_parser("xanes", help="full-field XANES stack of a twin across an absorption edge (seeds/004)")
+    q.add_argument("twin", type=Path, help="3D twin HDF5 with a ni_oxidation_state field (e.g. `twin build "
+                                           "nmc_particle`)")
+    q.add_argument("-o", "--output", type=Path, required=True, help="stack HDF5 (NXdata with an energy axis)")
+    q.add_argument("--edge-ev", type=float, default=8333.0, help="edge of the energy grid (default Ni K, 8333 eV)")
+    q.add_argument("--snr", type=float, default=200.0, help="per-pixel signal-to-noise of the flats (default 200)")
+    q.add_argument("--drift-px", type=float, default=0.5, help="rms drift between energies, pixels")
+    q.add_argument("--n-angles", type=int, default=0, help="projections per energy for 3D XANES (default 0: 2D)")
+    q.add_argument("--seed", type=int, default=0)
+    common(q)
+    q.set_defaults(func=_simulate_xanes)
+
     p = sub.add_parser("fit", help="apply an inverse solver to measured or simulated data")
     fit_sub = p.add_subparsers(dest="modality", required=True, metavar="MODALITY")
     q = fit_sub.add_parser("tomo", help="reconstruct NXtomo, Data Exchange or TIFF-stack projections")
@@ -791,6 +914,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", type=Path, default=None, help=".npy of the EMF map and its sigma (2, ny, nx)")
     common(q)
     q.set_defaults(func=_fit_compton)
+
+    q = fit_sub.add_parser("xanes", help="E0, white line and edge step of spectra (XDI, CSV, columns) or a 2D stack")
+    q.add_argument("input", type=Path, help="stack HDF5 (.h5) or one spectrum (XDI, CSV or energy mu columns)")
+    q.add_argument("--e0-ev", type=float, default=None,
+                   help="nominal edge energy for the pre/post-edge windows (default: from the mean spectrum)")
+    q.add_argument("--align", action="store_true", help="register the images between energies first")
+    q.add_argument("-o", "--output", type=Path, default=None, help="HDF5 of the per-pixel maps")
+    common(q)
+    q.set_defaults(func=_fit_xanes)
 
     p = sub.add_parser("validate", help="run a validation and report each check against its tolerance")
     p.add_argument("modality", choices=sorted(validation.MODALITIES))

@@ -11,7 +11,9 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+import numpy as np
 
 
 def check_writable(path: str | os.PathLike, overwrite: bool) -> Path:
@@ -70,3 +72,12 @@ def write_text(path: str | os.PathLike, text: str, *, overwrite: bool = False) -
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def hdf5_text(value: Any) -> str:
+    """An HDF5 attribute or scalar dataset as text: bytes decoded as UTF-8, a one-element array unwrapped."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray):
+        return hdf5_text(value.ravel()[0]) if value.size else ""
+    return str(value)

@@ -43,7 +43,7 @@ import h5py
 import numpy as np
 
 import xtwin
-from xtwin import arguments
+from xtwin import arguments, files
 from xtwin.files import atomic_path, write_text
 
 __all__ = ["Measurement", "ComptonFileError", "load_hdf5", "load_spectrum"]
@@ -297,24 +297,20 @@ def _unit_factor(ds: h5py.Dataset, table: Mapping[str, float], default: float, w
     return table[key]
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _nxdata(f: h5py.File, path: Any) -> h5py.Group:
     """The default NXdata group (NeXus ``default`` attributes), else the first NXdata with a signal."""
     group: Any = f
     for _ in range(3):
         name = group.attrs.get("default")
-        if name is None or _text(name) not in group:
+        if name is None or files.hdf5_text(name) not in group:
             break
-        group = group[_text(name)]
-    if isinstance(group, h5py.Group) and _text(group.attrs.get("NX_class", "")) == "NXdata":
+        group = group[files.hdf5_text(name)]
+    if isinstance(group, h5py.Group) and files.hdf5_text(group.attrs.get("NX_class", "")) == "NXdata":
         return group
     found: list[h5py.Group] = []
 
     def visit(_: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Group) and _text(obj.attrs.get("NX_class", "")) == "NXdata" and "signal" in obj.attrs:
+        if isinstance(obj, h5py.Group) and files.hdf5_text(obj.attrs.get("NX_class", "")) == "NXdata" and "signal" in obj.attrs:
             found.append(obj)
 
     f.visititems(visit)
@@ -335,14 +331,14 @@ def load_hdf5(path: str | os.PathLike) -> Measurement:
         raise FileNotFoundError(f"{p}: no such file")
     with h5py.File(p, "r") as f:
         data = _nxdata(f, p)
-        signal = _text(data.attrs["signal"])
+        signal = files.hdf5_text(data.attrs["signal"])
         if signal not in data:
             raise ComptonFileError(f"{p}: NXdata {data.name} names signal {signal!r}, which is missing")
         counts = data[signal][()]
         if counts.ndim != 3:
             raise ComptonFileError(f"{p}: expected a (rows, columns, channels) signal, got shape {counts.shape}")
         axes = data.attrs.get("axes")
-        axes = [_text(a) for a in np.atleast_1d(axes)] if axes is not None else []
+        axes = [files.hdf5_text(a) for a in np.atleast_1d(axes)] if axes is not None else []
         energy_name = axes[2] if len(axes) == 3 and axes[2] != "." else "energy"
         if energy_name not in data:
             raise ComptonFileError(f"{p}: no energy axis {energy_name!r} in {data.name}; expected the last axis of "
@@ -367,8 +363,8 @@ def load_hdf5(path: str | os.PathLike) -> Measurement:
             exposure = float(det["count_time"][()])
         metadata: dict[str, Any] = {"source_file": p.name}
         extra = entry.get("xtwin")
-        if extra is not None and _text(extra.attrs.get("schema", "")) == _SCHEMA:
-            metadata = json.loads(_text(extra.attrs["metadata_json"]))
+        if extra is not None and files.hdf5_text(extra.attrs.get("schema", "")) == _SCHEMA:
+            metadata = json.loads(files.hdf5_text(extra.attrs["metadata_json"]))
     return Measurement(counts, edges, pixel_um=pixel_um, exposure_s=exposure, metadata=metadata)
 
 

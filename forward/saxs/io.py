@@ -57,6 +57,7 @@ import numpy as np
 
 import xtwin
 from forward.saxs.curves import Curves
+from xtwin import files
 from xtwin.files import atomic_path
 
 __all__ = ["SaxsFileError", "load_columns", "load_nxcansas", "save_columns", "save_nxcansas"]
@@ -71,14 +72,6 @@ _SCHEMA = "xtwin.saxs.nxcansas"
 
 class SaxsFileError(ValueError):
     """A file that cannot be read as scattering curves (wrong layout, missing fields, unknown units)."""
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.ndarray):
-        return _text(value.ravel()[0]) if value.size else ""
-    return str(value)
 
 
 def _unit_key(unit: str) -> str:
@@ -141,11 +134,11 @@ def save_nxcansas(curves: Curves, path: str | os.PathLike, *, overwrite: bool = 
 
 def _sas_groups(f: h5py.File, entry: str | None, data: str | None, path: Any) -> tuple[h5py.Group, h5py.Group]:
     def cls(g: h5py.Group) -> str:
-        return _text(g.attrs.get("canSAS_class", ""))
+        return files.hdf5_text(g.attrs.get("canSAS_class", ""))
 
     groups = [g for g in f.values() if isinstance(g, h5py.Group)]
     entries = [g for g in groups if cls(g) == "SASentry"
-               or ("definition" in g and _text(g["definition"][()]) == "NXcanSAS")]
+               or ("definition" in g and files.hdf5_text(g["definition"][()]) == "NXcanSAS")]
     if entry is not None:
         entries = [g for g in entries if g.name.strip("/") == entry]
     if not entries:
@@ -165,7 +158,7 @@ def _factor(ds: h5py.Dataset, table: dict[str, float], path: Any) -> float | Non
     """Factor of the ``units`` attribute in ``table``; None when the unit is not in it."""
     if "units" not in ds.attrs:
         return None
-    return table.get(_unit_key(_text(ds.attrs["units"])))
+    return table.get(_unit_key(files.hdf5_text(ds.attrs["units"])))
 
 
 def load_nxcansas(path: str | os.PathLike, *, entry: str | None = None, data: str | None = None) -> Curves:
@@ -202,8 +195,8 @@ def load_nxcansas(path: str | os.PathLike, *, entry: str | None = None, data: st
         raise SaxsFileError(f"{p}: not a readable HDF5 file ({err})") from None
     with f:
         sas_entry, sas_data = _sas_groups(f, entry, data, p)
-        signal = _text(sas_data.attrs.get("signal", "I"))
-        axes = [a.strip() for a in _text(sas_data.attrs.get("I_axes", "Q")).split(",")]
+        signal = files.hdf5_text(sas_data.attrs.get("signal", "I"))
+        axes = [a.strip() for a in files.hdf5_text(sas_data.attrs.get("I_axes", "Q")).split(",")]
         q_name = "Q" if "Q" in axes or "Q" in sas_data else axes[-1]
         for name in (signal, q_name):
             if name not in sas_data:
@@ -215,32 +208,32 @@ def load_nxcansas(path: str | os.PathLike, *, entry: str | None = None, data: st
                                 "read here, not 2D detector images")
         q_factor = _factor(q_ds, Q_UNITS, p)
         if q_factor is None and "units" in q_ds.attrs:
-            raise SaxsFileError(f"{p}: {q_ds.name} has units {_text(q_ds.attrs['units'])!r}; expected one of "
+            raise SaxsFileError(f"{p}: {q_ds.name} has units {files.hdf5_text(q_ds.attrs['units'])!r}; expected one of "
                                 f"{sorted(Q_UNITS)}")
         intensity = np.asarray(i_ds[()])
         if intensity.ndim == 0 or intensity.shape[-1] != q.size:
             raise SaxsFileError(f"{p}: {i_ds.name} has shape {intensity.shape}; expected its last axis along "
                                 f"Q ({q.size} points)")
         sigma = None
-        dev_name = _text(i_ds.attrs.get("uncertainties", sas_data.attrs.get("I_uncertainties", "Idev")))
+        dev_name = files.hdf5_text(i_ds.attrs.get("uncertainties", sas_data.attrs.get("I_uncertainties", "Idev")))
         if dev_name in sas_data:
             sigma = np.asarray(sas_data[dev_name][()])
         metadata: dict[str, Any] = {}
         extra = sas_entry.get("xtwin")
-        ours = extra is not None and _text(extra.attrs.get("schema", "")) == _SCHEMA
+        ours = extra is not None and files.hdf5_text(extra.attrs.get("schema", "")) == _SCHEMA
         if ours:
-            metadata = json.loads(_text(extra.attrs["metadata_json"]))
+            metadata = json.loads(files.hdf5_text(extra.attrs["metadata_json"]))
         else:
             metadata = {"source_file": p.name, "entry": sas_entry.name, "layout": "NXcanSAS"}
             if "title" in sas_entry:
-                metadata["title"] = _text(sas_entry["title"][()])
+                metadata["title"] = files.hdf5_text(sas_entry["title"][()])
             for name in ("instrument/incident_wavelength", "instrument/source/incident_wavelength"):
                 if name in sas_entry:
                     metadata["wavelength_A"] = float(np.asarray(sas_entry[name][()], dtype=float).ravel()[0])
                     break
         i_factor = _factor(i_ds, I_UNITS, p)
         if i_factor is None:
-            metadata.setdefault("intensity_unit", _text(i_ds.attrs.get("units", "")))
+            metadata.setdefault("intensity_unit", files.hdf5_text(i_ds.attrs.get("units", "")))
             metadata.setdefault("absolute", False)
             i_factor = 1.0
         transmission = None

@@ -56,7 +56,7 @@ import numpy as np
 import tifffile
 
 import xtwin
-from xtwin import arguments
+from xtwin import arguments, files
 from xtwin.files import atomic_path
 
 __all__ = ["IMAGE_KEY", "TIFF_SIDECAR", "Projections", "ProjectionsFileError"]
@@ -392,7 +392,7 @@ class Projections:
             own = entry.get("xtwin")
             scalars = None
             if own is not None and own.attrs.get("schema") == _NX_SCHEMA:
-                scalars = json.loads(_text(own.attrs["scalars_json"]))
+                scalars = json.loads(files.hdf5_text(own.attrs["scalars_json"]))
             key_name = "image_key_control" if "image_key_control" in detector else "image_key"
             keys = np.asarray(detector[key_name][()]).astype(int).ravel()
             data = detector["data"]
@@ -472,7 +472,7 @@ class Projections:
                 energy = float(np.asarray(ds[()]).ravel()[0]) * _unit(ds, _ENERGY_KEV, "keV", path)
             for key, name in (("title", "exchange/title"), ("sample", "measurement/sample/name")):
                 if name in f:
-                    metadata[key] = _text(f[name][()])
+                    metadata[key] = files.hdf5_text(f[name][()])
         return cls(read["data"], angles, pixel_size_um, flats=read["data_white"], darks=read["data_dark"],
                    energy_kev=energy, metadata=metadata)
 
@@ -575,19 +575,11 @@ def _nx_group(parent: h5py.Group, name: str, nx_class: str, **attrs: str) -> h5p
     return g
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.ndarray):
-        return _text(value.ravel()[0])
-    return str(value)
-
-
 def _unit(ds: h5py.Dataset, table: Mapping[str, float], default: str, path: Any) -> float:
     """Factor from the ``units`` attribute of ``ds`` to the unit of ``table``; 1 without the attribute (``default``)."""
     if "units" not in ds.attrs:
         return 1.0
-    unit = _text(ds.attrs["units"]).strip()
+    unit = files.hdf5_text(ds.attrs["units"]).strip()
     for key in (unit, unit.lower()):
         if key in table:
             return table[key]
@@ -604,9 +596,9 @@ def _first_length(f: h5py.File, candidates: tuple[str, ...], path: Any) -> float
 
 
 def _nxtomo_entry(f: h5py.File, path: Any) -> h5py.Group:
-    entries = [g for g in f.values() if isinstance(g, h5py.Group) and _text(g.attrs.get("NX_class", "")) == "NXentry"]
+    entries = [g for g in f.values() if isinstance(g, h5py.Group) and files.hdf5_text(g.attrs.get("NX_class", "")) == "NXentry"]
     for g in entries:
-        if "definition" in g and _text(g["definition"][()]) == "NXtomo":
+        if "definition" in g and files.hdf5_text(g["definition"][()]) == "NXtomo":
             return g
     raise ProjectionsFileError(f"{path}: no NXentry with definition 'NXtomo' (found entries "
                                f"{[g.name for g in entries]})")
@@ -639,7 +631,7 @@ def _nxtomo_scalars(entry: h5py.Group, detector: h5py.Group, columns: int, pixel
         out.update(geometry="cone", source_origin_um=so,
                    source_detector_um=so + float(ds[()]) * _unit(ds, _LENGTH_UM, "um", path))
     if "title" in entry:
-        out["metadata"]["title"] = _text(entry["title"][()])
+        out["metadata"]["title"] = files.hdf5_text(entry["title"][()])
     return out
 
 

@@ -333,3 +333,52 @@ def test_simulate_and_fit_compton_round_trip(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.ones((10, 10), bool))
     assert main(["fit", "compton", str(cube), "--mask", str(tmp_path / "bad.npy")]) == EXIT_USAGE
     assert "mask" in capsys.readouterr().err
+
+
+def test_plan_xanes_json_matches_the_python_api(tmp_path, capsys):
+    from forward.xanes.plan import plan_xanes
+
+    out = tmp_path / "plan.json"
+    assert main(["plan", "xanes", "--thickness-um", "3", "--target-whiteline-sigma-ev", "0.5", "--n-angles", "600",
+                 "--json", str(out)]) == EXIT_OK
+    plan = json.loads(out.read_text())
+    expected = plan_xanes(thickness_um=3.0, target_whiteline_sigma_ev=0.5, n_angles=600)
+    assert plan["photons_per_pixel"] == pytest.approx(expected.photons_per_pixel, rel=1e-12)
+    assert plan["time_3d_s"] == pytest.approx(67 * (600 * 0.05 + 5 + 5), rel=1e-12)
+    assert plan["energies_ev"] == pytest.approx(list(expected.energies_ev))
+    assert main(["plan", "xanes", "--json", str(out)]) == EXIT_USAGE
+    assert "--force" in capsys.readouterr().err
+
+
+def test_plan_xanes_table_and_refusals(capsys):
+    assert main(["plan", "xanes", "--edge-region", "-15", "30", "0.5"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "2D: scan time" in out and "3D: scan time" in out and "8354.02" in out
+    assert main(["plan", "xanes", "--material", "graphite"]) == EXIT_USAGE
+    assert "containing Ni" in capsys.readouterr().err
+    assert main(["plan", "xanes", "--valence", "9"]) == EXIT_USAGE
+    assert "valence=9" in capsys.readouterr().err
+
+
+def test_simulate_and_fit_xanes(tmp_path, capsys):
+    from forward.xanes.edge import NI_K_MODEL, whiteline_of_model
+    from twin.generators.nmc_particle import nmc_secondary_particle
+
+    twin_path, stack = tmp_path / "particle.h5", tmp_path / "stack.h5"
+    nmc_secondary_particle(radius_um=1.5, voxel_size_um=0.05, mean_soc=0.5, seed=0).save(twin_path)
+    assert main(["simulate", "xanes", str(twin_path), "-o", str(stack), "--snr", "300"]) == EXIT_OK
+    assert main(["fit", "xanes", str(stack), "--align", "--e0-ev", "8343", "-o", str(tmp_path / "maps.h5"),
+                 "--json", str(tmp_path / "fit.json")]) == EXIT_OK
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    # Half charge: Ni between 2.875+ (soc 0) and 4.125+ (soc 1); the median white line must lie between the
+    # model's white lines at those valences.
+    low, high = (float(whiteline_of_model(NI_K_MODEL, v)) for v in (2.875, 4.125))
+    assert low < fit["whiteline_ev"] < high and fit["fitted"] > 1000
+    # A measured reference spectrum: NiO's white line at 8350.0 eV (SOURCES.md, computed from the file).
+    from validation.reference_data import data_dir
+
+    assert main(["fit", "xanes", str(data_dir() / "xanes" / "NiO_111.xdi"), "--json",
+                 str(tmp_path / "nio.json")]) == EXIT_OK
+    assert json.loads((tmp_path / "nio.json").read_text())["whiteline_ev"] == pytest.approx(8350.0, abs=0.5)
+    assert main(["simulate", "xanes", str(twin_path), "-o", str(stack)]) == EXIT_USAGE
+    assert str(stack) in capsys.readouterr().err

@@ -46,6 +46,9 @@ def test_demo_writes_report(tmp_path, capsys):
     compton = next(s for s in summary["sections"] if s["name"] == "compton")
     assert compton["report"]["modality"] == "compton" and compton["report"]["passed"]
     assert "compton_emf.png" in compton["images"]
+    xanes = next(s for s in summary["sections"] if s["name"] == "xanes")
+    assert xanes["report"]["modality"] == "xanes" and xanes["report"]["passed"]
+    assert "xanes_valence.png" in xanes["images"]
 
 
 def test_demo_refuses_non_empty_folder(tmp_path, capsys):
