@@ -19,7 +19,7 @@ Cases
     ``ratio`` = reference s / xtwin s.
 (c) Reference for normalisation + E0: xraylarch's ``pre_edge`` (``larch.xafs.pre_edge`` on a Group, its
     defaults except ``nnorm=2`` and ``pre1=-55, pre2=-15, norm1=40`` eV to fit the TXM grid) on the first 200
-    spectra, extrapolated, if xraylarch is installed (``pip install xraylarch``); skipped otherwise.
+    spectra, extrapolated, if xraylarch is installed (in the ``bench`` extra); skipped otherwise.
 
 Run from the repository root: ``python benchmarks/bench_xanes.py`` (about 30 s on 2 cores, +~20 s with larch).
 """
