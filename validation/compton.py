@@ -43,13 +43,14 @@ check uses the twin's own truth.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from forward.compton import physics
+from forward.compton import detector, physics
 from forward.compton.camera import PinholeCamera
 from forward.compton.measurement import Measurement
 from forward.compton.simulate import sheet_scatter, simulate
@@ -133,10 +134,10 @@ def pixel_truth(twin: Twin, sheet_z_um: float, labels: tuple[int, ...], camera: 
 def measure_region(twin: Twin, name: str, sheet_z_um: float, labels: tuple[int, ...], seed: int,
                    camera: PinholeCamera, exposure_s: float = EXPOSURE_S) -> Region:
     """Simulate one sheet (Poisson and noise-free) and the EMF of the pixels that see components ``labels``."""
-    noisy = simulate(twin, sheet_z_um=sheet_z_um, flux_ph_per_s=FLUX_PH_PER_S, exposure_s=exposure_s,
-                     camera=camera, seed=seed)
+    # One simulation: the noise-free cube, then its Poisson draw (what simulate(noise=True) does with the seed).
     clean = simulate(twin, sheet_z_um=sheet_z_um, flux_ph_per_s=FLUX_PH_PER_S, exposure_s=exposure_s,
                      camera=camera, noise=False)
+    noisy = dataclasses.replace(clean, counts=detector.counts(clean.counts, seed))
     part, total, _ = pixel_truth(twin, sheet_z_um, labels, camera)
     mask = (total > 0) & (part >= MASK_FRACTION * total)
     if not mask.any():

@@ -158,6 +158,15 @@ def _add_generator_options(p: argparse.ArgumentParser, func) -> None:
             p.add_argument(flag, dest=dest, type=_json_or_text, default=default, metavar=name.upper(), help=text)
 
 
+def _show_plan(plan: Any, payload: dict, args: argparse.Namespace) -> int:
+    """Print a plan's table, or write ``payload`` as JSON with ``--json``."""
+    if args.json:
+        _emit_json(payload, args.json, args.force)
+    else:
+        print(plan.table())
+    return EXIT_OK
+
+
 def _plan_tomo(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -168,11 +177,7 @@ def _plan_tomo(args: argparse.Namespace) -> int:
                      beam_area_um2=args.beam_area_um2, efficiency=args.efficiency,
                      n_projections=args.n_projections, target_transmission=args.target_transmission,
                      overhead_s_per_projection=args.overhead_s, n_flats=args.n_flats, n_darks=args.n_darks)
-    if args.json:
-        _emit_json(dataclasses.asdict(plan), args.json, args.force)
-    else:
-        print(plan.table())
-    return EXIT_OK
+    return _show_plan(plan, dataclasses.asdict(plan), args)
 
 
 def _plan_saxs(args: argparse.Namespace) -> int:
@@ -187,11 +192,7 @@ def _plan_saxs(args: argparse.Namespace) -> int:
                      volume_fraction=args.volume_fraction, delta_sld_per_A2=args.delta_sld_per_A2,
                      polydispersity=args.polydispersity, background_per_cm=args.background_per_cm,
                      n_bins=args.n_bins, n_projections=args.n_projections, overhead_s_per_point=args.overhead_s)
-    if args.json:
-        _emit_json(plan.to_dict(), args.json, args.force)
-    else:
-        print(plan.table())
-    return EXIT_OK
+    return _show_plan(plan, plan.to_dict(), args)
 
 
 def _plan_compton(args: argparse.Namespace) -> int:
@@ -206,11 +207,7 @@ def _plan_compton(args: argparse.Namespace) -> int:
                         kept_fraction=args.kept_fraction, fwhm_kev=args.fwhm_kev, binning=args.binning,
                         n_positions=args.n_positions, overhead_s_per_position=args.overhead_s,
                         binnings=tuple(args.binnings), resolution_fwhm_kev=tuple(args.resolution_fwhm_kev))
-    if args.json:
-        _emit_json(plan.to_dict(), args.json, args.force)
-    else:
-        print(plan.table())
-    return EXIT_OK
+    return _show_plan(plan, plan.to_dict(), args)
 
 
 def _plan_xanes(args: argparse.Namespace) -> int:
@@ -223,11 +220,7 @@ def _plan_xanes(args: argparse.Namespace) -> int:
                       flux_ph_per_s=args.flux_ph_per_s, efficiency=args.efficiency,
                       overhead_per_energy_s=args.overhead_s, n_angles=args.n_angles, exposure_3d_s=args.exposure_3d_s,
                       n_energies_3d=args.n_energies_3d)
-    if args.json:
-        _emit_json(plan.to_dict(), args.json, args.force)
-    else:
-        print(plan.table())
-    return EXIT_OK
+    return _show_plan(plan, plan.to_dict(), args)
 
 
 def _simulate_tomo(args: argparse.Namespace) -> int:

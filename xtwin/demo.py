@@ -121,6 +121,11 @@ def samples_section(out: Path, seed: int) -> Section:
         facts=facts, images=tuple(images))
 
 
+def _pictures(report) -> tuple[str, ...]:
+    """The PNG artefacts of a validation report, shown in its section."""
+    return tuple(a for a in report.artefacts if a.endswith(".png"))
+
+
 def materials_section(out: Path, seed: int) -> Section:
     """Validate the materials physics against NIST and Biggs tables."""
     from validation import materials
@@ -131,7 +136,7 @@ def materials_section(out: Path, seed: int) -> Section:
         "xtwin's mass attenuation (xraylib, mixture rule) and Compton profiles compared with the NIST "
         "Hubbell-Seltzer tables, XCOM partial cross sections and the Biggs Compton profiles.",
         facts={"checks": len(report.checks), "passed": sum(c.passed for c in report.checks)},
-        images=tuple(a for a in report.artefacts if a.endswith(".png")), report=report)
+        images=_pictures(report), report=report)
 
 
 def tomo_section(out: Path, seed: int) -> Section:
@@ -146,7 +151,7 @@ def tomo_section(out: Path, seed: int) -> Section:
         "read noise, an unknown rotation-centre offset and jitter); flat/dark correction, jitter alignment, centre "
         "finding, filtered back-projection, tri-phase flood fill and watershed; Table-1 metrics against the twin.",
         facts={"Table 1 (recovered, then truth)": table},
-        images=tuple(a for a in report.artefacts if a.endswith(".png")), report=report)
+        images=_pictures(report), report=report)
 
 
 def conduction_section(out: Path, seed: int) -> Section:
@@ -163,7 +168,7 @@ def conduction_section(out: Path, seed: int) -> Section:
         "sigma_ip/250) systems of Figure 4.15, with the grain boundaries of largest potential drop circled; "
         "closed-form cases, a Q1 finite-element cross-check and parameter fits with uncertainties.",
         facts={"top grain boundaries of the reduced system (largest drop first)": table},
-        images=tuple(a for a in report.artefacts if a.endswith(".png")), report=report)
+        images=_pictures(report), report=report)
 
 
 def saxs_section(out: Path, seed: int) -> Section:
@@ -187,7 +192,7 @@ def saxs_section(out: Path, seed: int) -> Section:
                    f"{found['micropore_decrease_op5'].value:.1%}",
                "plating first seen in scan (0 = pristine)": f"{found['plating_onset_scan'].value:g}",
                "tomogram pore-filling RMSE": f"{found['tomo_pore_filling_rmse'].value:.3f}"},
-        images=tuple(a for a in report.artefacts if a.endswith(".png")), report=report)
+        images=_pictures(report), report=report)
 
 
 def compton_section(out: Path, seed: int) -> Section:
@@ -208,7 +213,7 @@ def compton_section(out: Path, seed: int) -> Section:
                "EMF cathode middle / top (seeds/001: 0.72 / 0.65)":
                    f"{found['emf_middle'].value:.4f} / {found['emf_top'].value:.4f}",
                "lithium map RMSE (x)": f"{found['li_map_rmse'].value:.4f}"},
-        images=tuple(a for a in report.artefacts if a.endswith(".png")), report=report)
+        images=_pictures(report), report=report)
 
 
 def xanes_section(out: Path, seed: int) -> Section:
@@ -227,7 +232,7 @@ def xanes_section(out: Path, seed: int) -> Section:
                "radial alignment of gradients, rod / gravel (random: 0.5)":
                    f"{found['gradient_radial_alignment_rod'].value:.3f} / "
                    f"{found['gradient_radial_alignment_gravel'].value:.3f}"},
-        images=tuple(a for a in report.artefacts if a.endswith(".png")), report=report)
+        images=_pictures(report), report=report)
 
 
 #: The demo's sections, in order; each modality appends its own.

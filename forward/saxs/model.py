@@ -940,6 +940,19 @@ def _capillary_truth(twin: Twin, key: str) -> np.ndarray:
     return np.asarray(twin.truth[key])
 
 
+def micropore_slds_per_A2(micropore_fraction, intercalated_na_per_c=0.0) -> tuple[np.ndarray, float]:
+    """SLDs of the hard-carbon matrix and of a Na-filled micropore, 1/A^2: the contrast of eq. 3 in :func:`voxel_terms`.
+
+    Matrix: the carbon skeleton of closed micropores at volume fraction f inside particles of the registry's
+    hard-carbon density, ``r_e n_HC / (1 - f)``, raised by intercalated Na (x Na per C adds ``x Z_Na / Z_C``
+    electrons per carbon electron); a filled pore holds Na metal, ``r_e n_Na`` (mean field).
+    """
+    f = np.asarray(micropore_fraction, dtype=float)
+    x = np.asarray(intercalated_na_per_c, dtype=float)
+    n_skeleton = materials.get("hard carbon").electron_density_per_A3() / (1 - f)
+    return R_E_A * n_skeleton * (1 + x * 11.0 / 6.0), R_E_A * materials.get("Na metal").electron_density_per_A3()
+
+
 def voxel_terms(twin: Twin) -> tuple[np.ndarray, HardCarbonTerms]:
     """Per-voxel eq. 1-4 terms of every scattering voxel of a capillary twin.
 
@@ -1053,8 +1066,7 @@ def voxel_terms(twin: Twin) -> tuple[np.ndarray, HardCarbonTerms]:
     total = sum(vols.values())
     v_hc = (1 - porosity) * vols["hard carbon"] / total
     v_pvdf = (1 - porosity) * vols["PVDF"] / total
-    n_hc, n_na = hc.electron_density_per_A3(), na.electron_density_per_A3()
-    n_el, n_sei = electrolyte.electron_density_per_A3(), sei.electron_density_per_A3()
+    sld_el, sld_sei = R_E_A * electrolyte.electron_density_per_A3(), R_E_A * sei.electron_density_per_A3()
 
     # electrode fields
     f_mp = field("micropore_fraction")
@@ -1065,15 +1077,12 @@ def voxel_terms(twin: Twin) -> tuple[np.ndarray, HardCarbonTerms]:
     sei_nm = np.maximum(field("sei_thickness_nm"), 0.0)
     d0, d1 = float(d_knots[0]), float(d_knots[-1])
     intercalation = np.clip((d002 - d0) / (d1 - d0), 0.0, 1.0)
-    x_int = INTERCALATED_NA_PER_C_FULL * intercalation
-    n_skeleton = n_hc / (1 - f_mp)
-    n_matrix = n_skeleton * (1 + x_int * 11.0 / 6.0)
-    n_pore = pf * n_na
-    dsld_mp = R_E_A * (n_matrix - n_pore)
-    n_particle = (1 - f_mp) * n_matrix + f_mp * n_pore
+    sld_matrix, sld_na = micropore_slds_per_A2(f_mp, INTERCALATED_NA_PER_C_FULL * intercalation)
+    sld_pore = pf * sld_na
+    dsld_mp = sld_matrix - sld_pore
+    sld_particle = (1 - f_mp) * sld_matrix + f_mp * sld_pore
     w = 1 - np.exp(-sei_nm / SEI_RESOLVED_NM)
-    contrast2 = R_E_A ** 2 * ((1 - w) * (n_particle - n_el) ** 2
-                              + w * ((n_particle - n_sei) ** 2 + (n_sei - n_el) ** 2))
+    contrast2 = (1 - w) * (sld_particle - sld_el) ** 2 + w * ((sld_particle - sld_sei) ** 2 + (sld_sei - sld_el) ** 2)
     s_v = v_hc * 6.0 / (PARTICLE_DIAMETER_UM * 1e4)  # 1/A
     electrolyte_fraction = np.clip(porosity - plated, 0.0, None)
 

@@ -221,19 +221,14 @@ def masks(transmission: Any, electrode_intensity: Any, *, steel_transmission: fl
 
 # ---------------------------------------------------------------------- pore filling
 def default_micropore_contrast(micropore_fraction: float = 0.2) -> tuple[float, float]:
-    """SLDs of the carbon matrix and of a Na-filled pore, 1/A^2, as :func:`forward.saxs.model.voxel_terms` sets them.
-
-    Matrix: the hard carbon's skeleton, ``r_e n_HC / (1 - f)`` (n_HC the electron density of
-    ``materials.get("hard carbon")``, f the closed-micropore volume fraction; 0.2 is the capillary
-    generator's default); filled pore: ``r_e n_Na`` of Na metal. Intercalation (which raises the
-    matrix density in the forward model) is not included.
-    """
-    from forward.saxs.model import R_E_A
-    from twin import materials
+    """SLDs of the carbon matrix and of a Na-filled pore, 1/A^2, as the forward model sets them
+    (:func:`forward.saxs.model.micropore_slds_per_A2`) at closed-micropore fraction ``micropore_fraction`` (0.2 is
+    the capillary generator's default), without intercalation (which raises the matrix density in the forward
+    model)."""
+    from forward.saxs.model import micropore_slds_per_A2
     f = arguments.in_range("micropore_fraction", micropore_fraction, 0.0, 0.9)
-    n_hc = materials.get("hard carbon").electron_density_per_A3()
-    n_na = materials.get("Na metal").electron_density_per_A3()
-    return float(R_E_A * n_hc / (1 - f)), float(R_E_A * n_na)
+    matrix, filled = micropore_slds_per_A2(f)
+    return float(matrix), float(filled)
 
 
 def _contrast(matrix_sld_per_A2: Any, filled_pore_sld_per_A2: Any) -> tuple[float, float]:
